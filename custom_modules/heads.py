@@ -1,0 +1,149 @@
+"""Task heads shared by both stages: pooled utterance tasks (emotion, gender, style) and frame-level ASR.
+
+Utterance tasks: mean pooling of the encoder output over time (padding masked), a per-task latent layer giving ``x_emo``, ``x_gender``, ``x_style`` (a
+``BottleneckAdapter`` in the paper's stage 2, the identity in stage-1 full finetuning), then a linear
+classifier per task. With feature fusion the emotion classifier reads ``concat(x_emo, x_gender, x_style)``.
+ASR: one linear layer over the characters on every frame, for CTC.
+
+Authors
+ * SER two-stage adapters recipe contributors, 2026
+"""
+
+import torch
+from torch import nn
+
+from speechbrain.dataio.dataio import length_to_mask
+from speechbrain.nnet.linear import Linear
+
+from custom_modules.encoder import BottleneckAdapter
+
+UTTERANCE_TASKS = ("emo", "gender", "style")
+AUX_TASKS = ("asr", "gender", "style")
+
+
+class MultiTaskHeads(nn.Module):
+    """Pooling, task latents and classifiers for emotion plus the chosen auxiliary tasks.
+
+    Arguments
+    ---------
+    input_size : int
+        Encoder feature size.
+    n_classes : dict
+        Number of classes of each utterance task, e.g. ``{"emo": 4, "gender": 2, "style": 2}``.
+    aux_tasks : list of str
+        Auxiliary tasks among ``asr``, ``gender``, ``style`` (emotion is always on).
+    task_adapters : bool
+        A bottleneck adapter per task after pooling (paper's stage 2), else the identity.
+    task_adapter_dim : int
+        Bottleneck size of those adapters.
+    fusion : bool
+        The emotion classifier reads ``concat(x_emo, x_gender, x_style)``; needs gender and style.
+    ctc_vocab_size : int
+        Output size of the ASR layer (blank included); needed with ``asr``.
+
+    Example
+    -------
+    >>> heads = MultiTaskHeads(8, {"emo": 4, "gender": 2, "style": 2}, ["gender", "style"],
+    ...                        task_adapters=True, task_adapter_dim=4, fusion=True)
+    >>> out = heads(torch.randn(3, 20, 8), torch.tensor([1.0, 0.5, 0.8]))
+    >>> out["emo"].shape, out["latents"]["style"].shape
+    (torch.Size([3, 4]), torch.Size([3, 8]))
+    >>> heads.classifiers["emo"].w.in_features
+    24
+    """
+
+    def __init__(
+        self,
+        input_size,
+        n_classes,
+        aux_tasks=(),
+        task_adapters=False,
+        task_adapter_dim=256,
+        fusion=False,
+        ctc_vocab_size=None,
+    ):
+        super().__init__()
+        unknown = set(aux_tasks) - set(AUX_TASKS)
+        if unknown:
+            raise ValueError(f"Unknown auxiliary task(s) {sorted(unknown)}; choose among {AUX_TASKS}.")
+        self.utterance_tasks = ["emo"] + [t for t in ("gender", "style") if t in aux_tasks]
+        if fusion and len(self.utterance_tasks) != 3:
+            raise ValueError("fusion: True concatenates the gender and style latents: add gender and style to aux_tasks.")
+        self.fusion = fusion
+        self.latents = nn.ModuleDict(
+            {
+                task: BottleneckAdapter(input_size, task_adapter_dim) if task_adapters else nn.Identity()
+                for task in self.utterance_tasks
+            }
+        )
+        self.classifiers = nn.ModuleDict(
+            {
+                task: Linear(
+                    input_size=input_size * (3 if task == "emo" and fusion else 1),
+                    n_neurons=n_classes[task],
+                )
+                for task in self.utterance_tasks
+            }
+        )
+        self.ctc_lin = None
+        if "asr" in aux_tasks:
+            if not ctc_vocab_size:
+                raise ValueError("The asr task needs ctc_vocab_size.")
+            self.ctc_lin = Linear(input_size=input_size, n_neurons=ctc_vocab_size)
+
+    def forward(self, feats, wav_lens):
+        """Runs every head.
+
+        Arguments
+        ---------
+        feats : torch.Tensor
+            Encoder output, ``[batch, frames, input_size]``.
+        wav_lens : torch.Tensor
+            Relative lengths, ``[batch]``.
+
+        Returns
+        -------
+        dict
+            ``latents`` (task -> ``[batch, input_size]``), ``embedding`` (the emotion classifier's input), a
+            log-probability tensor ``[batch, classes]`` per utterance task, and ``asr``
+            (``[batch, frames, vocab]`` log-probabilities) when ASR is on.
+        """
+        pooled = masked_mean(feats, wav_lens)
+        latents = {task: self.latents[task](pooled) for task in self.utterance_tasks}
+        embedding = torch.cat([latents[t] for t in UTTERANCE_TASKS], dim=-1) if self.fusion else latents["emo"]
+        outputs = {"latents": latents, "embedding": embedding}
+        for task in self.utterance_tasks:
+            features = embedding if task == "emo" else latents[task]
+            outputs[task] = torch.log_softmax(self.classifiers[task](features), dim=-1)
+        if self.ctc_lin is not None:
+            outputs["asr"] = torch.log_softmax(self.ctc_lin(feats), dim=-1)
+        return outputs
+
+
+def masked_mean(feats, wav_lens):
+    """Mean over the real (unpadded) frames of each utterance.
+
+    SpeechBrain's ``StatisticsPooling`` is not used: it adds random noise to the mean (to keep x-vector
+    standard deviations non-zero), which would make predictions differ from run to run and between the
+    training-time and the exported model.
+
+    Arguments
+    ---------
+    feats : torch.Tensor
+        ``[batch, frames, dim]``.
+    wav_lens : torch.Tensor
+        Relative lengths, ``[batch]``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[batch, dim]``.
+
+    Example
+    -------
+    >>> masked_mean(torch.tensor([[[1.0], [3.0], [100.0]]]), torch.tensor([0.67]))
+    tensor([[2.]])
+    """
+    frames = torch.round(wav_lens * feats.shape[1]).clamp(min=1)
+    mask = length_to_mask(frames, max_len=feats.shape[1]).to(feats.dtype).unsqueeze(-1)
+    return (feats * mask).sum(dim=1) / mask.sum(dim=1)

@@ -1,0 +1,132 @@
+"""SSLEncoder: what trains in each mode, adapter insertion, and loading a stage-1 encoder bit for bit."""
+
+import re
+
+import pytest
+import torch
+
+from custom_modules.encoder import SSLEncoder
+
+ADAPTER_SETTINGS = {"lora_rank": 4, "lora_alpha": 8, "bottleneck_dim": 8}
+
+
+def perturbed(encoder):
+    """Moves every parameter away from its initial value, as training would."""
+    with torch.no_grad():
+        for parameter in encoder.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.01)
+    return encoder
+
+
+def test_adapter_mode_trains_exactly_lora_and_bottleneck_parameters(tiny_lobe):
+    encoder = SSLEncoder(tiny_lobe(), finetune="adapters", **ADAPTER_SETTINGS)
+    layers = encoder.adapted_model.model.config.num_hidden_layers
+    expected = set()
+    for layer in range(layers):
+        prefix = f"adapted_model.model.encoder.layers.{layer}"
+        for proj in "qkv":
+            for part in ("adapter_down_proj", "adapter_up_proj"):
+                expected.add(f"{prefix}.attention.{proj}_proj.{part}.weight")
+        for part in ("adapter_down_proj", "adapter_up_proj"):
+            for kind in ("weight", "bias"):
+                expected.add(f"{prefix}.feed_forward.output_dense.{part}.{kind}")
+    assert set(encoder.trainable_parameter_names()) == expected
+
+
+def test_full_mode_trains_everything_but_the_feature_encoder(tiny_lobe):
+    encoder = SSLEncoder(tiny_lobe(), finetune="full")
+    frozen = {name for name, p in encoder.named_parameters() if not p.requires_grad}
+    assert frozen, "the CNN feature encoder must be frozen"
+    assert all(re.search(r"\.feature_extractor\.|masked_spec_embed", name) for name in frozen)
+    assert any("feature_projection" in name for name in encoder.trainable_parameter_names())
+
+
+def test_frozen_feature_encoder_output_needs_no_backward(tiny_lobe):
+    # HF's feature encoder marks its output as requiring grad in training mode unless _freeze_parameters()
+    # was called; backward would then run through the whole CNN for nothing.
+    encoder = SSLEncoder(tiny_lobe(), finetune="full").train()
+    cnn_output = encoder.adapted_model.model.feature_extractor(torch.randn(2, 4000))
+    assert not cnn_output.requires_grad
+
+
+def test_frozen_mode_has_no_trainable_parameter(tiny_lobe):
+    assert SSLEncoder(tiny_lobe(), finetune="frozen").trainable_parameter_names() == []
+
+
+def test_freshly_inserted_adapters_leave_encoder_output_unchanged(tiny_lobe):
+    encoder = SSLEncoder(tiny_lobe(), finetune="adapters", manual_adapter_insertion=True, **ADAPTER_SETTINGS).eval()
+    wavs, lens = torch.randn(2, 8000), torch.tensor([1.0, 0.6])
+    before = encoder(wavs, lens)
+    encoder.insert_adapters()
+    assert encoder.trainable_parameter_names()
+    assert torch.equal(encoder(wavs, lens), before)
+
+
+def test_stage1_encoder_loads_bit_identical_under_the_adapters(tiny_lobe, tmp_path):
+    stage1 = perturbed(SSLEncoder(tiny_lobe(), finetune="full"))
+    path = tmp_path / "encoder.ckpt"
+    stage1.saver(path)
+    stage2 = SSLEncoder(tiny_lobe(), finetune="adapters", manual_adapter_insertion=True, save_frozen=False, **ADAPTER_SETTINGS)
+    stage2.parameter_transfer(path)
+    stage2.insert_adapters()
+
+    stage2_state = stage2.state_dict()
+    for name, value in stage1.state_dict().items():
+        # LoRA and the bottleneck adapters wrap the original layer under pretrained_module / pretrained_linear.
+        candidates = [name] + [
+            re.sub(r"(\.[qkv]_proj)\.", r"\1.pretrained_module.", name),
+            re.sub(r"(\.output_dense)\.", r"\1.pretrained_linear.", name),
+        ]
+        match = next(c for c in candidates if c in stage2_state)
+        assert torch.equal(stage2_state[match], value), name
+
+
+def test_stage1_encoder_of_another_shape_is_rejected_with_the_fix(tiny_lobe, tmp_path):
+    stage1 = SSLEncoder(tiny_lobe(), finetune="full")
+    state = stage1.state_dict()
+    name = next(k for k in state if k.endswith("q_proj.weight"))
+    state[name] = torch.zeros(state[name].shape[0] + 1, state[name].shape[1])
+    torch.save(state, tmp_path / "encoder.ckpt")
+    stage2 = SSLEncoder(tiny_lobe(), finetune="adapters", manual_adapter_insertion=True, **ADAPTER_SETTINGS)
+    with pytest.raises(RuntimeError, match="same wav2vec2_hub architecture"):
+        stage2.parameter_transfer(tmp_path / "encoder.ckpt")
+
+
+def test_stage1_adapters_are_loaded_and_keep_training(tiny_lobe, tmp_path):
+    # Table 2 setting 1: stage 1 already trained adapters; stage 2 continues them instead of nesting new ones.
+    stage1 = perturbed(SSLEncoder(tiny_lobe(), finetune="adapters", **ADAPTER_SETTINGS))
+    stage1.saver(tmp_path / "encoder.ckpt")
+    stage2 = SSLEncoder(tiny_lobe(), finetune="adapters", manual_adapter_insertion=True, **ADAPTER_SETTINGS)
+    stage2.parameter_transfer(tmp_path / "encoder.ckpt")
+    stage2.insert_adapters()
+    assert stage2.state_dict().keys() == stage1.state_dict().keys()
+    assert all(torch.equal(stage2.state_dict()[k], v) for k, v in stage1.state_dict().items())
+    assert set(stage2.trainable_parameter_names()) == set(stage1.trainable_parameter_names())
+
+
+def test_checkpoint_without_frozen_part_holds_only_trainable_parameters(tiny_lobe, tmp_path):
+    encoder = SSLEncoder(tiny_lobe(), finetune="adapters", save_frozen=False, **ADAPTER_SETTINGS)
+    encoder.saver(tmp_path / "encoder.ckpt")
+    saved = torch.load(tmp_path / "encoder.ckpt", weights_only=True)
+    assert set(saved) == set(encoder.trainable_parameter_names())
+    fresh = SSLEncoder(tiny_lobe(), finetune="adapters", save_frozen=False, **ADAPTER_SETTINGS)
+    fresh.loader(tmp_path / "encoder.ckpt", end_of_epoch=True)
+    assert all(torch.equal(fresh.state_dict()[k], v) for k, v in saved.items())
+
+
+def test_checkpoint_missing_trainable_parameters_is_refused(tiny_lobe, tmp_path):
+    encoder = SSLEncoder(tiny_lobe(), finetune="adapters", save_frozen=False, **ADAPTER_SETTINGS)
+    torch.save({}, tmp_path / "encoder.ckpt")
+    with pytest.raises(RuntimeError, match="does not fit this encoder"):
+        encoder.loader(tmp_path / "encoder.ckpt", end_of_epoch=True)
+
+
+@pytest.mark.parametrize("setting", ["lora_targets", "bottleneck_targets"])
+def test_adapter_targets_that_match_no_layer_raise(tiny_lobe, setting):
+    with pytest.raises(ValueError, match="matches no layer"):
+        SSLEncoder(tiny_lobe(), finetune="adapters", **{setting: ["model.no.such.layer"]}, **ADAPTER_SETTINGS)
+
+
+def test_unknown_finetune_mode_raises(tiny_lobe):
+    with pytest.raises(ValueError, match="finetune must be one of"):
+        SSLEncoder(tiny_lobe(), finetune="partial")
