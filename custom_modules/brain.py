@@ -1,0 +1,186 @@
+"""The multi-task Brain shared by stage 1 and stage 2.
+
+Both stages run the same computation: SSL encoder -> ``MultiTaskHeads`` -> the paper's weighted loss
+``(1 - k a) L_emo + a sum(aux) + g SCL``. What differs between stages (how the encoder is built and loaded,
+which parameters train, which tasks are on) is configuration, handled by the train scripts and yaml files.
+
+Authors
+ * SER two-stage adapters recipe contributors, 2026
+"""
+
+import json
+import os
+import time
+from collections import defaultdict
+
+import torch
+import torch.nn.functional as F
+
+import speechbrain as sb
+from speechbrain.utils.distributed import if_main_process
+
+from custom_modules.losses import multitask_loss, self_contrastive_loss
+from custom_modules.metrics import ClassificationMetrics
+from custom_modules.vocabulary import TASK_LABELS
+
+
+class MultiTaskSERBrain(sb.Brain):
+    """Emotion recognition with optional ASR, gender and style tasks, feature fusion and SCL.
+
+    Expects in ``modules``: ``encoder`` (``SSLEncoder``) and ``heads`` (``MultiTaskHeads``); in ``hparams``:
+    ``aux_weight``, ``scl``, ``scl_weight``, ``lr``, ``head_lr``, ``opt_class``, ``train_logger``,
+    ``output_folder``, ``epoch_counter``, ``error_rate_computer``. Set ``label_encoders`` and
+    ``tokenizer`` attributes after construction (as SpeechBrain recipes do for tokenizers).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        scl_tasks = {"gender", "style"}
+        if self.hparams.scl != "none" and not scl_tasks <= set(self.hparams.heads.utterance_tasks):
+            raise ValueError(f"scl: {self.hparams.scl} aligns the emotion, gender and style latents: add gender and style to aux_tasks.")
+
+    def compute_forward(self, batch, stage):
+        """Waveforms -> encoder frames -> every head's log-probabilities and latents."""
+        batch = batch.to(self.device)
+        wavs, wav_lens = batch.sig
+        feats = self.modules.encoder(wavs, wav_lens)
+        return self.modules.heads(feats, wav_lens)
+
+    def compute_objectives(self, predictions, batch, stage):
+        """The weighted multi-task loss; also records predictions for the stage's metrics."""
+        _, wav_lens = batch.sig
+        heads = self.hparams.heads
+        losses = {}
+        for task in heads.utterance_tasks:
+            targets = getattr(batch, f"{task}_encoded").data.squeeze(-1)
+            losses[task] = F.nll_loss(predictions[task], targets)
+            self.task_metrics[task].append(batch.id, predictions[task].argmax(dim=-1), targets)
+        if "asr" in predictions:
+            tokens, token_lens = batch.tokens
+            losses["asr"] = sb.nnet.losses.ctc_loss(
+                predictions["asr"], tokens, wav_lens, token_lens, blank_index=self.hparams.blank_index
+            )
+            if stage != sb.Stage.TRAIN:
+                self._record_transcripts(batch, predictions["asr"], wav_lens, tokens, token_lens)
+        loss = multitask_loss(losses, self.hparams.aux_weight)
+        if self.hparams.scl != "none":
+            latents = predictions["latents"]
+            losses["scl"] = self_contrastive_loss([latents[t] for t in ("emo", "gender", "style")], self.hparams.scl)
+            loss = loss + self.hparams.scl_weight * losses["scl"]
+        for name, value in losses.items():
+            self.loss_sums[name] += float(value.detach())
+        self.loss_batches += 1
+        if stage == sb.Stage.TEST:
+            self._record_predictions(batch, predictions)
+        return loss
+
+    def on_stage_start(self, stage, epoch=None):
+        """Fresh accumulators: metrics are computed over the whole set, not averaged over batches."""
+        self.task_metrics = {
+            task: ClassificationMetrics(TASK_LABELS[task]) for task in self.hparams.heads.utterance_tasks
+        }
+        self.wer_metrics = self.hparams.error_rate_computer()
+        self.loss_sums = defaultdict(float)
+        self.loss_batches = 0
+        self.test_records = []
+        self.hypotheses = {}
+        self.stage_start_time = time.time()
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Logs the stage, keeps the checkpoint with the best validation UA, writes the test metrics."""
+        stats = self._stage_stats(stage_loss)
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = stats
+        elif stage == sb.Stage.VALID:
+            lrs = {f"lr_{g.get('name', i)}": g["lr"] for i, g in enumerate(self.optimizer.param_groups)}
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch": epoch, **lrs},
+                train_stats=self.train_stats,
+                valid_stats=stats,
+            )
+            self.checkpointer.save_and_keep_only(
+                meta={"UA": stats["UA"], "WA": stats["WA"], "epoch": epoch},
+                max_keys=["UA"],
+                num_to_keep=1,
+            )
+        else:
+            epoch_loaded = self.hparams.epoch_counter.current
+            self.hparams.train_logger.log_stats(stats_meta={"epoch loaded": epoch_loaded}, test_stats=stats)
+            if if_main_process():
+                self._write_test_outputs(stats, epoch_loaded)
+
+    def init_optimizers(self):
+        """One optimizer with two parameter groups, encoder (``lr``) and heads (``head_lr``), trainable only."""
+        groups = [
+            {"name": name, "params": [p for p in module.parameters() if p.requires_grad], "lr": lr}
+            for name, module, lr in (
+                ("encoder", self.modules.encoder, self.hparams.lr),
+                ("heads", self.modules.heads, self.hparams.head_lr),
+            )
+        ]
+        self.optimizer = self.hparams.opt_class([g for g in groups if g["params"]])
+        self.optimizers_dict = {"optimizer": self.optimizer}
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("optimizer", self.optimizer)
+
+    def _stage_stats(self, stage_loss):
+        stats = {"loss": stage_loss}
+        stats.update({f"loss_{k}": v / max(self.loss_batches, 1) for k, v in self.loss_sums.items()})
+        for task, metrics in self.task_metrics.items():
+            summary = metrics.summarize()
+            prefix = "" if task == "emo" else f"{task}_"
+            stats[f"{prefix}UA"] = summary["UA"]
+            stats[f"{prefix}WA"] = summary["WA"]
+        if self.wer_metrics.scores:
+            stats["WER"] = self.wer_metrics.summarize("error_rate")
+        return stats
+
+    def _record_transcripts(self, batch, log_probs, wav_lens, tokens, token_lens):
+        hypotheses = sb.decoders.ctc_greedy_decode(log_probs, wav_lens, blank_id=self.hparams.blank_index)
+        predicted = ["".join(self.tokenizer.decode_ndim(h)).split() for h in hypotheses]
+        targets = sb.utils.data_utils.undo_padding(tokens, token_lens)
+        references = ["".join(self.tokenizer.decode_ndim(t)).split() for t in targets]
+        self.wer_metrics.append(batch.id, predicted, references)
+        self.hypotheses.update((utt_id, " ".join(words)) for utt_id, words in zip(batch.id, predicted))
+
+    def _record_predictions(self, batch, predictions):
+        for i, utt_id in enumerate(batch.id):
+            record = {"id": utt_id}
+            for task in self.hparams.heads.utterance_tasks:
+                labels = TASK_LABELS[task]
+                record[task] = labels[int(getattr(batch, f"{task}_encoded").data[i])]
+                record[f"{task}_pred"] = labels[int(predictions[task][i].argmax())]
+                record[f"{task}_prob"] = [round(p, 6) for p in predictions[task][i].exp().tolist()]
+            self.test_records.append(record)
+
+    def _write_test_outputs(self, stats, epoch_loaded):
+        summaries = {task: metrics.summarize() for task, metrics in self.task_metrics.items()}
+        encoder = self.hparams.encoder
+        trainable = sum(p.numel() for m in (encoder, self.hparams.heads) for p in m.parameters() if p.requires_grad)
+        total = sum(p.numel() for m in (encoder, self.hparams.heads) for p in m.parameters())
+        metrics = {
+            **{k: v for k, v in summaries["emo"].items()},
+            "epoch": epoch_loaded,
+            "test_session": self.hparams.test_session,
+            "loss": stats["loss"],
+            "parameters": {"trainable": trainable, "total": total, "trainable_share": trainable / total},
+            "settings": {
+                key: self.hparams.__dict__.get(key)
+                for key in ("wav2vec2_hub", "finetune", "aux_tasks", "aux_weight", "task_adapters", "fusion", "scl", "scl_weight", "seed")
+            },
+        }
+        for task in ("gender", "style"):
+            if task in summaries:
+                metrics[f"{task}_UA"] = summaries[task]["UA"]
+                metrics[f"{task}_WA"] = summaries[task]["WA"]
+                metrics[task] = summaries[task]
+        if "WER" in stats:
+            metrics["WER"] = stats["WER"]
+        for record in self.test_records:
+            if record["id"] in self.hypotheses:
+                record["hypothesis"] = self.hypotheses[record["id"]]
+        output_folder = self.hparams.output_folder
+        with open(os.path.join(output_folder, "test_metrics.json"), "w", encoding="utf-8") as handle:
+            json.dump(metrics, handle, indent=2)
+        with open(os.path.join(output_folder, "test_predictions.json"), "w", encoding="utf-8") as handle:
+            json.dump(self.test_records, handle, indent=1)

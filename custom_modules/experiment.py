@@ -1,0 +1,184 @@
+"""The steps both train scripts share: setting up an experiment, fitting and testing, and handing over from
+stage 1 to stage 2.
+
+Authors
+ * SER two-stage adapters recipe contributors, 2026
+"""
+
+import json
+import os
+
+from hyperpyyaml import load_hyperpyyaml
+
+import speechbrain as sb
+from speechbrain.utils.checkpoints import Checkpointer
+from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.logger import get_logger
+
+from custom_modules.brain import MultiTaskSERBrain
+from custom_modules.data import dataio_prepare, prepare_manifests, train_loader_kwargs
+
+logger = get_logger(__name__)
+
+
+class Stage1Error(FileNotFoundError):
+    """The stage-1 folder given to stage 2 cannot be used; the message says how to fix it."""
+
+
+def setup_experiment(argv):
+    """Parses the command line, starts DDP if asked, loads the yaml and creates the experiment folder.
+
+    Arguments
+    ---------
+    argv : list of str
+        ``sys.argv[1:]``.
+
+    Returns
+    -------
+    hparams : dict
+    run_opts : dict
+    """
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    sb.utils.distributed.ddp_init_group(run_opts)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    return hparams, run_opts
+
+
+def prepare_fold_data(hparams):
+    """Writes the fold's manifests (once, on the main process) and builds its datasets and encoders.
+
+    Arguments
+    ---------
+    hparams : dict
+
+    Returns
+    -------
+    See ``custom_modules.data.dataio_prepare``.
+    """
+    prepare_manifests(hparams)
+    return dataio_prepare(hparams)
+
+
+def fit_and_evaluate(hparams, run_opts, datasets, label_encoders, tokenizer):
+    """Trains with validation-UA model selection, then tests the selected checkpoint.
+
+    Arguments
+    ---------
+    hparams : dict
+    run_opts : dict
+    datasets : dict
+    label_encoders : dict
+    tokenizer : CTCTextEncoder
+
+    Returns
+    -------
+    MultiTaskSERBrain
+    """
+    brain = MultiTaskSERBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    brain.label_encoders = label_encoders
+    brain.tokenizer = tokenizer
+    brain.fit(
+        brain.hparams.epoch_counter,
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs=train_loader_kwargs(datasets["train"], hparams),
+        valid_loader_kwargs=hparams["test_dataloader_opts"],
+    )
+    brain.evaluate(datasets["test"], max_key="UA", test_loader_kwargs=hparams["test_dataloader_opts"])
+    return brain
+
+
+def load_stage1_encoder(hparams):
+    """Loads the stage-1 encoder chosen by validation UA into ``hparams["encoder"]``, bit for bit.
+
+    Checks first that ``stage1_folder`` holds a stage-1 run of the same fold (the same test utterances), so
+    a fold-1 encoder can never be adapted and tested on another fold's data it was trained on.
+
+    Arguments
+    ---------
+    hparams : dict
+        Needs ``stage1_folder``, ``manifest_folder`` and ``pretrainer`` (whose loadable is the encoder).
+
+    Returns
+    -------
+    dict
+        The meta of the loaded checkpoint (UA, WA, epoch).
+    """
+    stage1_folder = hparams["stage1_folder"]
+    checkpoint = find_stage1_checkpoint(stage1_folder)
+    check_same_fold(stage1_folder, hparams["manifest_folder"])
+    if not os.path.isfile(os.path.join(stage1_folder, "test_metrics.json")):
+        logger.warning("Stage 1 in %s has not finished; using its best checkpoint so far.", stage1_folder)
+    logger.info(
+        "Stage 2 starts from the stage-1 encoder of epoch %s (valid UA %.2f): %s",
+        checkpoint.meta.get("epoch"),
+        checkpoint.meta["UA"],
+        checkpoint.path,
+    )
+    pretrainer = hparams["pretrainer"]
+    pretrainer.add_paths({"encoder": str(checkpoint.paramfiles["encoder"])})
+    run_on_main(pretrainer.collect_files)
+    pretrainer.load_collected()
+    return checkpoint.meta
+
+
+def find_stage1_checkpoint(stage1_folder):
+    """The checkpoint of ``stage1_folder`` with the best validation UA.
+
+    Arguments
+    ---------
+    stage1_folder : str
+        The ``output_folder`` of a ``train_stage1.py`` run.
+
+    Returns
+    -------
+    speechbrain.utils.checkpoints.Checkpoint
+    """
+    fix = f"Run train_stage1.py with --output_folder {stage1_folder} first, or pass the folder of a finished stage-1 run."
+    if not stage1_folder or not os.path.isdir(stage1_folder):
+        raise Stage1Error(f"--stage1_folder {stage1_folder!r} does not exist. {fix}")
+    save_folder = os.path.join(stage1_folder, "save")
+    checkpoint = None
+    if os.path.isdir(save_folder):
+        checkpoint = Checkpointer(save_folder).find_checkpoint(max_key="UA")
+    if checkpoint is None:
+        raise Stage1Error(f"{stage1_folder} holds no stage-1 checkpoint with a validation UA ({save_folder}/CKPT+*). {fix}")
+    if "encoder" not in checkpoint.paramfiles or not checkpoint.paramfiles["encoder"].is_file():
+        raise Stage1Error(f"Checkpoint {checkpoint.path} has no encoder.ckpt: it is not a stage-1 checkpoint. {fix}")
+    return checkpoint
+
+
+def check_same_fold(stage1_folder, manifest_folder):
+    """Raises if the stage-1 run was made for another fold (other test utterances) than this run.
+
+    Arguments
+    ---------
+    stage1_folder : str
+    manifest_folder : str
+        This run's manifests.
+    """
+    stage1_test = os.path.join(stage1_folder, "manifests", "test.json")
+    if not os.path.isfile(stage1_test):
+        raise Stage1Error(f"{stage1_folder} has no manifests/test.json: it is not the output folder of train_stage1.py.")
+    with open(stage1_test, encoding="utf-8") as handle:
+        stage1_ids = set(json.load(handle))
+    with open(os.path.join(manifest_folder, "test.json"), encoding="utf-8") as handle:
+        stage2_ids = set(json.load(handle))
+    if stage1_ids != stage2_ids:
+        sessions = sorted({utt[:5] for utt in stage1_ids})
+        raise Stage1Error(
+            f"The stage-1 run in {stage1_folder} was tested on other utterances ({sessions}) than this stage-2 run: "
+            "both stages must use the same --test_session (and data)."
+        )
