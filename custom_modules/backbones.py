@@ -6,8 +6,12 @@ through exactly the code path it uses for a hub id (``speechbrain.integrations.h
 
 Architectures:
 
-- ``tiny``: 2 Transformer layers of width 64 with the real CNN geometry (kernels 10,3,3,3,3,2,2, strides
-  5,2,2,2,2,2,2: 400-sample receptive field, 20 ms hop), so frame counts and CTC lengths are realistic.
+- ``tiny``: 2 Transformer layers of width 64 over a one-layer CNN with the real CNN's receptive field and hop
+  (400 samples, 320: 20 ms frames), so frame counts and CTC lengths are realistic. That layer starts as a
+  Hann-windowed sine/cosine filterbank (60 Hz to 7 kHz, log-spaced) instead of random weights: a randomly
+  initialised CNN cannot resolve pitch or formants, so a tiny model could not learn gender from the generated
+  corpus in a few epochs (a linear probe on its pooled features reached 0.71 gender accuracy across sessions,
+  0.91 with the filterbank; a long-term spectrum alone reaches 0.99). Everything else is random.
 - ``wav2vec2-base``: the architecture of ``facebook/wav2vec2-base`` (12 layers, 768, group-norm CNN).
 - ``xls-r-300m``: the architecture of ``facebook/wav2vec2-xls-r-300m`` used by the paper (24 pre-LayerNorm
   layers, 1024, layer-norm CNN).
@@ -19,6 +23,7 @@ Authors
 import json
 import os
 
+import numpy as np
 import torch
 from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
 
@@ -29,8 +34,9 @@ _CNN = {
 
 ARCHITECTURES = {
     "tiny": {
-        **_CNN,
-        "conv_dim": (64,) * 7,
+        "conv_kernel": (400,),
+        "conv_stride": (320,),
+        "conv_dim": (128,),
         "conv_bias": True,
         "feat_extract_norm": "layer",
         "do_stable_layer_norm": True,
@@ -108,6 +114,8 @@ def build_backbone(save_dir, architecture="tiny", seed=0):
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = Wav2Vec2Model(config)
+    if architecture == "tiny":
+        _init_filterbank(model.feature_extractor.conv_layers[0].conv)
     model.save_pretrained(save_dir)
     Wav2Vec2FeatureExtractor(
         feature_size=1, sampling_rate=16000, padding_value=0.0, **_PREPROCESSORS[architecture]
@@ -115,3 +123,19 @@ def build_backbone(save_dir, architecture="tiny", seed=0):
     with open(marker, "w", encoding="utf-8") as handle:
         json.dump(recipe, handle)
     return save_dir
+
+
+def _init_filterbank(conv, sample_rate=16000, lowest=60.0, highest=7000.0):
+    """Sets a Conv1d's filters to Hann-windowed cosine/sine pairs at log-spaced frequencies (unit norm)."""
+    n_filters, _, kernel = conv.weight.shape
+    time = np.arange(kernel) / sample_rate
+    window = np.hanning(kernel)
+    filters = []
+    for frequency in np.geomspace(lowest, highest, n_filters // 2):
+        filters += [np.cos(2 * np.pi * frequency * time) * window, np.sin(2 * np.pi * frequency * time) * window]
+    filters = np.array(filters)
+    filters /= np.linalg.norm(filters, axis=1, keepdims=True)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor(filters, dtype=conv.weight.dtype).unsqueeze(1))
+        if conv.bias is not None:
+            conv.bias.zero_()
