@@ -18,10 +18,14 @@ import torch.nn.functional as F
 
 import speechbrain as sb
 from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.logger import get_logger
 
+from custom_modules.checkpointing import drop_unfinished_epochs
 from custom_modules.losses import multitask_loss, self_contrastive_loss
 from custom_modules.metrics import ClassificationMetrics
 from custom_modules.vocabulary import TASK_LABELS
+
+logger = get_logger(__name__)
 
 
 class MultiTaskSERBrain(sb.Brain):
@@ -35,6 +39,7 @@ class MultiTaskSERBrain(sb.Brain):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.nonfinite_batches = []
         scl_tasks = {"gender", "style"}
         if self.hparams.scl != "none" and not scl_tasks <= set(self.hparams.heads.utterance_tasks):
             raise ValueError(f"scl: {self.hparams.scl} aligns the emotion, gender and style latents: add gender and style to aux_tasks.")
@@ -44,11 +49,14 @@ class MultiTaskSERBrain(sb.Brain):
         batch = batch.to(self.device)
         wavs, wav_lens = batch.sig
         feats = self.modules.encoder(wavs, wav_lens)
-        return self.modules.heads(feats, wav_lens)
+        frame_lens = self.hparams.encoder.relative_frame_lengths(wav_lens, wavs.shape[1], feats.shape[1])
+        predictions = self.modules.heads(feats, frame_lens)
+        predictions["frame_lens"] = frame_lens
+        return predictions
 
     def compute_objectives(self, predictions, batch, stage):
         """The weighted multi-task loss; also records predictions for the stage's metrics."""
-        _, wav_lens = batch.sig
+        frame_lens = predictions["frame_lens"]
         heads = self.hparams.heads
         losses = {}
         for task in heads.utterance_tasks:
@@ -58,21 +66,49 @@ class MultiTaskSERBrain(sb.Brain):
         if "asr" in predictions:
             tokens, token_lens = batch.tokens
             losses["asr"] = sb.nnet.losses.ctc_loss(
-                predictions["asr"], tokens, wav_lens, token_lens, blank_index=self.hparams.blank_index
+                predictions["asr"], tokens, frame_lens, token_lens, blank_index=self.hparams.blank_index
             )
             if stage != sb.Stage.TRAIN:
-                self._record_transcripts(batch, predictions["asr"], wav_lens, tokens, token_lens)
+                self._record_transcripts(batch, predictions["asr"], frame_lens, tokens, token_lens)
         loss = multitask_loss(losses, self.hparams.aux_weight)
         if self.hparams.scl != "none":
             latents = predictions["latents"]
             losses["scl"] = self_contrastive_loss([latents[t] for t in ("emo", "gender", "style")], self.hparams.scl)
             loss = loss + self.hparams.scl_weight * losses["scl"]
+        if not torch.isfinite(loss):
+            # SpeechBrain skips the step (gradients are dropped) and counts it; say which utterances it was.
+            self.nonfinite_batches.append({"ids": list(batch.id), "losses": {k: float(v) for k, v in losses.items()}})
+            logger.warning(
+                "Non-finite loss %s on the batch of %s: it does not update the model.",
+                self.nonfinite_batches[-1]["losses"],
+                list(batch.id),
+            )
+            return loss
         for name, value in losses.items():
             self.loss_sums[name] += float(value.detach())
         self.loss_batches += 1
         if stage == sb.Stage.TEST:
             self._record_predictions(batch, predictions)
         return loss
+
+    def on_fit_start(self):
+        """Recovers the latest checkpoint, then drops train-log lines of epochs that checkpoint does not hold
+        (logged by a run killed before it could checkpoint them), so a resumed run logs every epoch once."""
+        super().on_fit_start()
+        if if_main_process():
+            drop_unfinished_epochs(self.hparams.train_log, completed=self.hparams.epoch_counter.current)
+
+    def check_loss_isfinite(self, loss):
+        """SpeechBrain's check (skip the batch, stop after ``nonfinite_patience``) with the utterances named."""
+        try:
+            super().check_loss_isfinite(loss)
+        except ValueError as error:
+            batches = "; ".join(", ".join(b["ids"]) for b in self.nonfinite_batches[-3:])
+            raise ValueError(
+                f"The loss was not finite on {self.nonfinite_count} batches (more than nonfinite_patience="
+                f"{self.nonfinite_patience}); the last ones held {batches}. Check these utterances' audio and "
+                "transcripts, or lower the learning rate."
+            ) from error
 
     def on_stage_start(self, stage, epoch=None):
         """Fresh accumulators: metrics are computed over the whole set, not averaged over batches."""
@@ -84,6 +120,7 @@ class MultiTaskSERBrain(sb.Brain):
         self.loss_batches = 0
         self.test_records = []
         self.hypotheses = {}
+
         self.stage_start_time = time.time()
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
@@ -92,7 +129,7 @@ class MultiTaskSERBrain(sb.Brain):
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
         elif stage == sb.Stage.VALID:
-            lrs = {f"lr_{g.get('name', i)}": g["lr"] for i, g in enumerate(self.optimizer.param_groups)}
+            lrs = {f"lr_{name.split('_')[0]}": opt.param_groups[0]["lr"] for name, opt in self.optimizers_dict.items()}
             self.hparams.train_logger.log_stats(
                 stats_meta={"epoch": epoch, **lrs},
                 train_stats=self.train_stats,
@@ -110,18 +147,35 @@ class MultiTaskSERBrain(sb.Brain):
                 self._write_test_outputs(stats, epoch_loaded)
 
     def init_optimizers(self):
-        """One optimizer with two parameter groups, encoder (``lr``) and heads (``head_lr``), trainable only."""
-        groups = [
-            {"name": name, "params": [p for p in module.parameters() if p.requires_grad], "lr": lr}
-            for name, module, lr in (
-                ("encoder", self.modules.encoder, self.hparams.lr),
-                ("heads", self.modules.heads, self.hparams.head_lr),
-            )
-        ]
-        self.optimizer = self.hparams.opt_class([g for g in groups if g["params"]])
-        self.optimizers_dict = {"optimizer": self.optimizer}
+        """One optimizer per trained module: encoder (``lr``) and heads (``head_lr``).
+
+        Two optimizers rather than two parameter groups of one, because SpeechBrain clips the gradient norm
+        of each optimizer's first parameter group only: with groups, the heads would never be clipped.
+        """
+        self.optimizers_dict = {}
+        for name, module, lr in (
+            ("encoder", self.modules.encoder, self.hparams.lr),
+            ("heads", self.modules.heads, self.hparams.head_lr),
+        ):
+            parameters = [p for p in module.parameters() if p.requires_grad]
+            if parameters:  # a frozen encoder has nothing to optimize
+                self.optimizers_dict[f"{name}_optimizer"] = self.hparams.opt_class(parameters, lr=lr)
+        self.optimizer = next(iter(self.optimizers_dict.values()))
         if self.checkpointer is not None:
-            self.checkpointer.add_recoverable("optimizer", self.optimizer)
+            for name, optimizer in self.optimizers_dict.items():
+                self.checkpointer.add_recoverable(name, optimizer)
+
+    def check_gradients(self):
+        """Drops every gradient of a step if any is not finite, with one fused check.
+
+        SpeechBrain's version tests each parameter separately (a device sync per tensor, about 5% of a tiny
+        model's step); dropping the whole step is also safer than updating with part of the gradients.
+        """
+        gradients = [p.grad for p in self.modules.parameters() if p.requires_grad and p.grad is not None]
+        if gradients and not torch.isfinite(torch.nn.utils.get_total_norm(gradients)):
+            logger.warning("Non-finite gradients: this step does not update the model.")
+            for parameter in self.modules.parameters():
+                parameter.grad = None
 
     def _stage_stats(self, stage_loss):
         stats = {"loss": stage_loss}
@@ -135,8 +189,8 @@ class MultiTaskSERBrain(sb.Brain):
             stats["WER"] = self.wer_metrics.summarize("error_rate")
         return stats
 
-    def _record_transcripts(self, batch, log_probs, wav_lens, tokens, token_lens):
-        hypotheses = sb.decoders.ctc_greedy_decode(log_probs, wav_lens, blank_id=self.hparams.blank_index)
+    def _record_transcripts(self, batch, log_probs, frame_lens, tokens, token_lens):
+        hypotheses = sb.decoders.ctc_greedy_decode(log_probs, frame_lens, blank_id=self.hparams.blank_index)
         predicted = ["".join(self.tokenizer.decode_ndim(h)).split() for h in hypotheses]
         targets = sb.utils.data_utils.undo_padding(tokens, token_lens)
         references = ["".join(self.tokenizer.decode_ndim(t)).split() for t in targets]
@@ -164,6 +218,9 @@ class MultiTaskSERBrain(sb.Brain):
             "test_session": self.hparams.test_session,
             "loss": stats["loss"],
             "parameters": {"trainable": trainable, "total": total, "trainable_share": trainable / total},
+            "left_out_utterances": {
+                split: len(items) for split, items in self.hparams.__dict__.get("skipped_utterances", {}).items()
+            },
             "settings": {
                 key: self.hparams.__dict__.get(key)
                 for key in ("wav2vec2_hub", "finetune", "aux_tasks", "aux_weight", "task_adapters", "fusion", "scl", "scl_weight", "seed")

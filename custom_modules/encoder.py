@@ -24,9 +24,11 @@ import tempfile
 from fnmatch import fnmatch
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers import AutoConfig
 
+from speechbrain.dataio.dataio import length_to_mask
 from speechbrain.integrations.huggingface import Wav2Vec2
 
 from speechbrain.nnet.adapters import AdaptedModel, HoulsbyAdapterLinear, LoRA, replace_module
@@ -174,6 +176,11 @@ class SSLEncoder(AdaptedModel):
             adapter_kwargs={"rank": lora_rank, "alpha": lora_alpha},
             manual_adapter_insertion=True,
         )
+        # The lobe normalises each waveform over the padded batch length, so an utterance's features would
+        # depend on the batch it is in (zeros lower the variance) and differ between training and inference.
+        # The encoder normalises over the true length instead (see ``normalize_waveforms``).
+        self.normalize_wav = bool(getattr(ssl_model, "normalize_wav", False))
+        ssl_model.normalize_wav = False
         self.finetune = finetune
         self.bottleneck_dim = bottleneck_dim
         self.save_frozen = save_frozen
@@ -193,6 +200,16 @@ class SSLEncoder(AdaptedModel):
             hf_model.masked_spec_embed.requires_grad = False
         if use_adapters and not manual_adapter_insertion:
             self.insert_adapters()
+
+    def forward(self, wavs, wav_lens=None):
+        """Encodes a padded batch of waveforms ``[batch, samples]`` (``wav_lens`` relative) into frames."""
+        if self.normalize_wav:
+            wavs = normalize_waveforms(wavs, wav_lens)
+        return self.adapted_model(wavs, wav_lens)
+
+    def relative_frame_lengths(self, wav_lens, n_samples, n_frames):
+        """The relative lengths of the encoder's output frames (see ``relative_frame_lengths``)."""
+        return relative_frame_lengths(self.adapted_model.model.config, wav_lens, n_samples, n_frames)
 
     def insert_adapters(self):
         """Inserts LoRA and the bottleneck adapters; a second call does nothing."""
@@ -249,6 +266,77 @@ class SSLEncoder(AdaptedModel):
                 "stage 1 trained adapters, the same lora_rank, bottleneck_dim and targets."
             )
         self.load_state_dict(state, strict=True)
+
+
+def normalize_waveforms(wavs, wav_lens=None, eps=1e-5):
+    """Zero mean, unit variance per waveform over its true length; padding stays zero.
+
+    What the Hugging Face feature extractor does per utterance, and the same as ``F.layer_norm`` (the lobe's
+    own normalisation) on an unpadded waveform, so a padded batch and one utterance alone get equal inputs.
+
+    Arguments
+    ---------
+    wavs : torch.Tensor
+        ``[batch, samples]``.
+    wav_lens : torch.Tensor, optional
+        Relative lengths (SpeechBrain convention); None means no padding.
+    eps : float
+        Added to the variance (``F.layer_norm``'s default).
+
+    Returns
+    -------
+    torch.Tensor
+
+    Example
+    -------
+    >>> wav = torch.randn(1, 800) * 3 + 1
+    >>> padded = torch.cat([wav, torch.zeros(1, 200)], dim=1)
+    >>> alone = normalize_waveforms(wav)
+    >>> in_batch = normalize_waveforms(padded, torch.tensor([0.8]))
+    >>> torch.allclose(in_batch[:, :800], alone, atol=1e-5), bool(in_batch[:, 800:].eq(0).all())
+    (True, True)
+    """
+    if wav_lens is None:
+        return F.layer_norm(wavs, wavs.shape[1:], eps=eps)
+    lengths = torch.round(wav_lens * wavs.shape[1])  # as SpeechBrain's make_padding_masks
+    mask = length_to_mask(lengths, max_len=wavs.shape[1]).to(wavs.dtype)
+    count = mask.sum(dim=1, keepdim=True)
+    mean = (wavs * mask).sum(dim=1, keepdim=True) / count
+    variance = ((wavs - mean) * mask).pow(2).sum(dim=1, keepdim=True) / count
+    return (wavs - mean) * torch.rsqrt(variance + eps) * mask
+
+
+def relative_frame_lengths(config, wav_lens, n_samples, n_frames):
+    """Relative lengths of the frames computed from each waveform's true samples, for a padded batch.
+
+    Scaling ``wav_lens`` to frames (``round(wav_lens * n_frames)``) can count a frame that only exists
+    because of padding; this applies the CNN's kernel and stride arithmetic to the true sample counts, as the
+    Hugging Face model does for its attention mask, so pooling and CTC use exactly an utterance's own frames.
+
+    Arguments
+    ---------
+    config : transformers.PretrainedConfig
+        With ``conv_kernel`` and ``conv_stride``.
+    wav_lens : torch.Tensor
+        Relative waveform lengths.
+    n_samples, n_frames : int
+        Padded batch length in samples and in frames.
+
+    Returns
+    -------
+    torch.Tensor
+
+    Example
+    -------
+    >>> from transformers import Wav2Vec2Config
+    >>> config = Wav2Vec2Config()  # wav2vec 2.0: 400-sample receptive field, 320-sample hop
+    >>> relative_frame_lengths(config, torch.tensor([1.0, 0.5]), 16000, 49) * 49
+    tensor([49., 24.])
+    """
+    frames = torch.round(wav_lens * n_samples)
+    for kernel, stride in zip(config.conv_kernel, config.conv_stride):
+        frames = torch.div(frames - kernel, stride, rounding_mode="floor") + 1
+    return frames.clamp(min=1) / n_frames
 
 
 def ssl_output_size(ssl_model):

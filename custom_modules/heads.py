@@ -91,15 +91,15 @@ class MultiTaskHeads(nn.Module):
                 raise ValueError("The asr task needs ctc_vocab_size.")
             self.ctc_lin = Linear(input_size=input_size, n_neurons=ctc_vocab_size)
 
-    def forward(self, feats, wav_lens):
+    def forward(self, feats, frame_lens):
         """Runs every head.
 
         Arguments
         ---------
         feats : torch.Tensor
             Encoder output, ``[batch, frames, input_size]``.
-        wav_lens : torch.Tensor
-            Relative lengths, ``[batch]``.
+        frame_lens : torch.Tensor
+            Relative lengths in frames, ``[batch]`` (``SSLEncoder.relative_frame_lengths``).
 
         Returns
         -------
@@ -108,7 +108,7 @@ class MultiTaskHeads(nn.Module):
             log-probability tensor ``[batch, classes]`` per utterance task, and ``asr``
             (``[batch, frames, vocab]`` log-probabilities) when ASR is on.
         """
-        pooled = masked_mean(feats, wav_lens)
+        pooled = masked_mean(feats, frame_lens)
         latents = {task: self.latents[task](pooled) for task in self.utterance_tasks}
         embedding = torch.cat([latents[t] for t in UTTERANCE_TASKS], dim=-1) if self.fusion else latents["emo"]
         outputs = {"latents": latents, "embedding": embedding}
@@ -120,7 +120,7 @@ class MultiTaskHeads(nn.Module):
         return outputs
 
 
-def masked_mean(feats, wav_lens):
+def masked_mean(feats, frame_lens):
     """Mean over the real (unpadded) frames of each utterance.
 
     SpeechBrain's ``StatisticsPooling`` is not used: it adds random noise to the mean (to keep x-vector
@@ -131,7 +131,7 @@ def masked_mean(feats, wav_lens):
     ---------
     feats : torch.Tensor
         ``[batch, frames, dim]``.
-    wav_lens : torch.Tensor
+    frame_lens : torch.Tensor
         Relative lengths, ``[batch]``.
 
     Returns
@@ -144,6 +144,6 @@ def masked_mean(feats, wav_lens):
     >>> masked_mean(torch.tensor([[[1.0], [3.0], [100.0]]]), torch.tensor([0.67]))
     tensor([[2.]])
     """
-    frames = torch.round(wav_lens * feats.shape[1]).clamp(min=1)
+    frames = torch.round(frame_lens * feats.shape[1]).clamp(min=1)
     mask = length_to_mask(frames, max_len=feats.shape[1]).to(feats.dtype).unsqueeze(-1)
     return (feats * mask).sum(dim=1) / mask.sum(dim=1)

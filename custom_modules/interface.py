@@ -16,6 +16,8 @@ Authors
  * SER two-stage adapters recipe contributors, 2026
 """
 
+import os
+
 import torch
 
 from speechbrain.dataio.batch import PaddedBatch
@@ -113,8 +115,7 @@ class EmotionRecognizer(Pretrained):
                 result[name] = encoder.decode_ndim(int(row.argmax()))
                 result[f"{name}_probs"] = {encoder.decode_ndim(i): float(p) for i, p in enumerate(row)}
         if "asr" in outputs:
-            lens = torch.ones(len(results)) if wav_lens is None else wav_lens
-            hypotheses = ctc_greedy_decode(outputs["asr"], lens.to(outputs["asr"].device), blank_id=0)
+            hypotheses = ctc_greedy_decode(outputs["asr"], outputs["frame_lens"], blank_id=0)
             for result, hypothesis in zip(results, hypotheses):
                 result["transcript"] = "".join(self.hparams.tokenizer.decode_ndim(hypothesis)).strip()
         return results
@@ -160,6 +161,9 @@ class EmotionRecognizer(Pretrained):
         torch.Tensor
             ``[samples]`` at ``sample_rate``.
         """
+        if not os.path.isfile(path):
+            # load_audio would take a missing local path for a file on the Hugging Face hub and try to fetch it.
+            raise AudioInputError(f"{path}: no such file.")
         try:
             signal = self.load_audio(str(path))
         except Exception as error:  # soundfile and fetch raise several types for unreadable files
@@ -185,7 +189,10 @@ class EmotionRecognizer(Pretrained):
         wavs, wav_lens = wavs.float().to(self.device), wav_lens.to(self.device)
         with torch.no_grad():
             feats = self.mods.encoder(wavs, wav_lens)
-            return self.mods.heads(feats, wav_lens)
+            frame_lens = self.mods.encoder.relative_frame_lengths(wav_lens, wavs.shape[1], feats.shape[1])
+            outputs = self.mods.heads(feats, frame_lens)
+            outputs["frame_lens"] = frame_lens
+            return outputs
 
     def _classification(self, outputs):
         out_prob = outputs["emo"]
