@@ -36,22 +36,20 @@ import sys
 import unicodedata
 from collections import Counter, defaultdict
 
-import soundfile
-
 from speechbrain.utils.logger import get_logger
 
+from custom_modules.audio_checks import audio_problem
 from custom_modules.vocabulary import CHARACTERS, EMOTIONS, STYLES
 
 logger = get_logger(__name__)
 
 SESSIONS = (1, 2, 3, 4, 5)
-SAMPLE_RATE = 16000
 # Raw IEMOCAP label -> the 4 classes used by the paper (and most IEMOCAP SER work).
 EMOTION_MAP = {"neu": "neu", "hap": "hap", "exc": "hap", "ang": "ang", "sad": "sad"}
 # Published 4-class counts of the full release, used to tell the user whether their copy is complete.
 FULL_RELEASE_COUNTS = {"neu": 1708, "hap": 1636, "ang": 1103, "sad": 1084}
 # Bumped whenever the manifest format or the selection rules change, so old manifests are redone.
-PREPARE_VERSION = 1
+PREPARE_VERSION = 2
 OPTIONS_FILE = "prepare_options.json"
 SPLITS = ("train", "valid", "test")
 
@@ -90,8 +88,8 @@ def prepare_iemocap(
     min_duration : float
         Utterances shorter than this (seconds) cannot be encoded by wav2vec 2.0 and are reported as bad.
     skip_bad_wavs : bool
-        If False (default), a missing, unreadable, empty, too short, stereo or wrong-rate wav (or a missing
-        transcript) is an error listing every offender. If True, those utterances are left out, listed in
+        If False (default), a missing, unreadable, empty, silent, too short, stereo or wrong-rate wav (or a
+        missing transcript) is an error listing every offender. If True, those utterances are left out, listed in
         the summary and logged.
 
     Returns
@@ -370,7 +368,7 @@ def read_transcriptions(path):
 
 
 def check_audio(utterances, min_duration, skip_bad_wavs):
-    """Reads every wav header and sorts out the utterances that cannot be trained on.
+    """Reads every wav and sorts out the utterances that cannot be trained on.
 
     Arguments
     ---------
@@ -409,41 +407,6 @@ def check_audio(utterances, min_duration, skip_bad_wavs):
     for utt_id, reason in problems.items():
         logger.warning("Leaving out %s: %s", utt_id, reason)
     return kept, problems
-
-
-def audio_problem(path, min_duration, sample_rate=SAMPLE_RATE):
-    """Says what is wrong with a wav file for training, if anything.
-
-    Arguments
-    ---------
-    path : str
-    min_duration : float
-        Seconds.
-    sample_rate : int
-        The rate the backbone expects.
-
-    Returns
-    -------
-    reason : str or None
-        None when the file is fine.
-    duration : float or None
-    """
-    if not os.path.isfile(path):
-        return "missing wav", None
-    try:
-        info = soundfile.info(path)
-    except Exception as error:  # soundfile raises several types for corrupt headers
-        return f"unreadable wav: {error}", None
-    duration = info.frames / info.samplerate if info.samplerate else 0.0
-    if info.frames == 0:
-        return "empty wav", None
-    if info.channels != 1:
-        return f"not mono: {info.channels} channels", None
-    if info.samplerate != sample_rate:
-        return f"wrong sample rate: {info.samplerate} Hz instead of {sample_rate}", None
-    if duration < min_duration:
-        return f"too short: {duration:.3f} s < {min_duration} s", None
-    return None, round(duration, 4)
 
 
 def split_fold(utterances, test_session, valid_ratio, seed):

@@ -11,12 +11,12 @@ import os
 from hyperpyyaml import load_hyperpyyaml
 
 import speechbrain as sb
-from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.logger import get_logger
 
 from custom_modules.brain import MultiTaskSERBrain
-from custom_modules.data import dataio_prepare, prepare_manifests, train_loader_kwargs
+from custom_modules.checkpointing import InterruptSafeCheckpointer
+from custom_modules.data import dataio_prepare, leave_out_unusable, prepare_manifests, train_loader_kwargs
 
 logger = get_logger(__name__)
 
@@ -51,7 +51,8 @@ def setup_experiment(argv):
 
 
 def prepare_fold_data(hparams):
-    """Writes the fold's manifests (once, on the main process) and builds its datasets and encoders.
+    """Writes the fold's manifests (once, on the main process), builds its datasets and encoders, and leaves
+    out utterances that cannot be used (recorded in ``hparams["skipped_utterances"]``).
 
     Arguments
     ---------
@@ -62,7 +63,9 @@ def prepare_fold_data(hparams):
     See ``custom_modules.data.dataio_prepare``.
     """
     prepare_manifests(hparams)
-    return dataio_prepare(hparams)
+    datasets, label_encoders, tokenizer = dataio_prepare(hparams)
+    datasets, hparams["skipped_utterances"] = leave_out_unusable(datasets, hparams)
+    return datasets, label_encoders, tokenizer
 
 
 def fit_and_evaluate(hparams, run_opts, datasets, label_encoders, tokenizer):
@@ -89,11 +92,16 @@ def fit_and_evaluate(hparams, run_opts, datasets, label_encoders, tokenizer):
     )
     brain.label_encoders = label_encoders
     brain.tokenizer = tokenizer
+    train_kwargs = train_loader_kwargs(datasets["train"], hparams)
+    # SpeechBrain calls set_epoch() only on samplers it builds itself. Without it DynamicBatchSampler re-permutes
+    # its previous order after every epoch, so the batches of epoch N depend on the history of the process and
+    # a resumed run would see other batches than an uninterrupted one; with it they depend on (seed, N) only.
+    brain.train_sampler = train_kwargs.get("batch_sampler")
     brain.fit(
         brain.hparams.epoch_counter,
         datasets["train"],
         datasets["valid"],
-        train_loader_kwargs=train_loader_kwargs(datasets["train"], hparams),
+        train_loader_kwargs=train_kwargs,
         valid_loader_kwargs=hparams["test_dataloader_opts"],
     )
     brain.evaluate(datasets["test"], max_key="UA", test_loader_kwargs=hparams["test_dataloader_opts"])
@@ -152,7 +160,7 @@ def find_stage1_checkpoint(stage1_folder):
     save_folder = os.path.join(stage1_folder, "save")
     checkpoint = None
     if os.path.isdir(save_folder):
-        checkpoint = Checkpointer(save_folder).find_checkpoint(max_key="UA")
+        checkpoint = InterruptSafeCheckpointer(save_folder).find_checkpoint(max_key="UA")
     if checkpoint is None:
         raise Stage1Error(f"{stage1_folder} holds no stage-1 checkpoint with a validation UA ({save_folder}/CKPT+*). {fix}")
     if "encoder" not in checkpoint.paramfiles or not checkpoint.paramfiles["encoder"].is_file():

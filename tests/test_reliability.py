@@ -1,0 +1,244 @@
+"""Reliability: killed runs resume exactly, same seed gives same metrics, DDP on CPU, bad data, safe loading."""
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from tests.conftest import REPO, run_recipe, stage1_command, stage2_command
+from tests.test_stage1 import load_json, read_train_log
+
+EPOCHS = "3"
+# Intra-epoch checkpoints every few steps, so a kill lands between checkpoints inside an epoch.
+INTRA_EPOCH = ["--ckpt_interval_minutes", "0", "--ckpt_interval_steps", "5"]
+COMPARED = ("WA", "UA", "per_class_recall", "confusion_matrix", "loss", "WER", "epoch")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(generated_corpus, tiny_backbone, tmp_path_factory):
+    """A short stage-1 run that nothing disturbs: the reference for resumed and repeated runs."""
+    output = str(tmp_path_factory.mktemp("uninterrupted") / "stage1")
+    run_recipe(*stage1_command(generated_corpus[0], tiny_backbone, output, *INTRA_EPOCH, epochs=EPOCHS))
+    return output
+
+
+def kill_when(command, ready, timeout=600):
+    """Starts ``python command`` and SIGKILLs it (and its children) as soon as ``ready()`` is true."""
+    process = subprocess.Popen([sys.executable, *command], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + timeout
+    try:
+        while not ready():
+            assert process.poll() is None, "the run ended before it could be killed"
+            assert time.time() < deadline, "the run never reached the point where it should be killed"
+            time.sleep(0.05)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def checkpoint_metas(output):
+    save = os.path.join(output, "save")
+    if not os.path.isdir(save):
+        return []
+    metas = []
+    for name in os.listdir(save):
+        meta = os.path.join(save, name, "CKPT.yaml")
+        if name.startswith("CKPT") and os.path.isfile(meta) and os.path.isfile(os.path.join(save, name, "COMPLETE")):
+            metas.append(open(meta).read())
+    return metas
+
+
+def epoch_ended(output, epoch):
+    """True once the end-of-epoch checkpoint of ``epoch`` is complete."""
+    return any("end-of-epoch: true" in m and f"epoch: {epoch}\n" in m for m in checkpoint_metas(output))
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return str(probe.getsockname()[1])
+
+
+def test_same_seed_gives_the_same_metrics(generated_corpus, tiny_backbone, uninterrupted, tmp_path):
+    again = str(tmp_path / "stage1")
+    run_recipe(*stage1_command(generated_corpus[0], tiny_backbone, again, *INTRA_EPOCH, epochs=EPOCHS))
+    first, second = load_json(uninterrupted, "test_metrics.json"), load_json(again, "test_metrics.json")
+    assert {k: first[k] for k in COMPARED} == {k: second[k] for k in COMPARED}
+    assert load_json(uninterrupted, "test_predictions.json") == load_json(again, "test_predictions.json")
+
+
+def test_run_killed_mid_epoch_resumes_and_ends_like_an_uninterrupted_one(generated_corpus, tiny_backbone, uninterrupted, tmp_path):
+    output = str(tmp_path / "stage1")
+    command = stage1_command(generated_corpus[0], tiny_backbone, output, *INTRA_EPOCH, epochs=EPOCHS)
+    # Killed in epoch 2, after one of its intra-epoch checkpoints (epoch 1's are removed when it ends).
+    kill_when(command, lambda: epoch_ended(output, 1) and any("brain_intra_epoch_ckpt" in m for m in checkpoint_metas(output)))
+    assert not os.path.exists(os.path.join(output, "test_metrics.json"))
+    resumed = run_recipe(*command)
+    log = resumed.stdout + resumed.stderr
+    assert "Going into epoch 2" in log and "Going into epoch 1" not in log, "the run must resume inside epoch 2"
+    assert [row[0] for row in read_train_log(output)] == [1, 2, 3], "no epoch lost or logged twice"
+    reference, metrics = load_json(uninterrupted, "test_metrics.json"), load_json(output, "test_metrics.json")
+    assert {k: metrics[k] for k in COMPARED} == {k: reference[k] for k in COMPARED}
+
+
+def test_checkpoint_interrupted_while_saving_is_not_resumed_from(generated_corpus, tiny_backbone, uninterrupted, tmp_path):
+    import shutil
+
+    output = str(tmp_path / "stage1")
+    shutil.copytree(uninterrupted, output)
+    save = os.path.join(output, "save")
+    latest = sorted(n for n in os.listdir(save) if n.startswith("CKPT"))[-1]
+    broken = os.path.join(save, "CKPT+2099-01-01+00-00-00+00")
+    shutil.copytree(os.path.join(save, latest), broken)
+    os.remove(os.path.join(broken, "COMPLETE"))
+    os.remove(os.path.join(broken, "encoder.ckpt"))  # as if killed before this file was written
+    done = run_recipe(*stage1_command(generated_corpus[0], tiny_backbone, output, *INTRA_EPOCH, epochs=EPOCHS))
+    assert "the run was stopped while saving it" in done.stdout + done.stderr
+    assert not os.path.exists(broken)
+    assert load_json(output, "test_metrics.json")["UA"] == load_json(uninterrupted, "test_metrics.json")["UA"]
+
+
+def test_both_stages_run_under_torchrun_on_cpu(generated_corpus, tiny_backbone, tmp_path):
+    launcher = ["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port()]
+    ddp = ["--distributed_backend", "gloo", "--device", "cpu"]
+    stage1, stage2 = str(tmp_path / "stage1"), str(tmp_path / "stage2")
+    first = run_recipe(*launcher, *stage1_command(generated_corpus[0], tiny_backbone, stage1, *ddp, epochs="2"))
+    second = run_recipe(*launcher, *stage2_command(generated_corpus[0], tiny_backbone, stage1, stage2, *ddp, epochs="2"))
+    n_test = len(load_json(os.path.join(stage1, "manifests"), "test.json"))
+    for output, done in ((stage1, first), (stage2, second)):
+        log = done.stdout + done.stderr
+        assert log.count("IEMOCAP manifests written") + log.count("Skipping IEMOCAP preparation") == 1, "prepared once"
+        assert [row[0] for row in read_train_log(output)] == [1, 2], "only the main process logs"
+        metrics = load_json(output, "test_metrics.json")
+        assert metrics["count"] == n_test, "test metrics cover the whole test set, not one process's shard"
+        assert len(load_json(output, "test_predictions.json")) == n_test
+
+
+def _damage(path, kind):
+    if kind == "corrupt":
+        open(path, "wb").write(b"RIFF\x00\x00garbage")
+    elif kind == "empty":
+        soundfile.write(path, np.zeros(0), 16000, subtype="PCM_16")
+    elif kind == "silent":
+        soundfile.write(path, np.zeros(16000), 16000, subtype="PCM_16")
+    elif kind == "short":
+        soundfile.write(path, np.full(500, 0.1), 16000, subtype="PCM_16")
+    elif kind == "nan":
+        samples = np.full(16000, 0.1, dtype=np.float32)
+        samples[100] = np.nan
+        soundfile.write(path, samples, 16000, subtype="FLOAT")
+
+
+@pytest.fixture
+def prepared_copy(corpus_copy, tiny_backbone, tmp_path):
+    """A stage-1 output folder whose manifests point at a private copy of the corpus (then damaged)."""
+    output = str(tmp_path / "stage1")
+    run_recipe(*stage1_command(corpus_copy, tiny_backbone, output, epochs="0"))
+    return output, corpus_copy
+
+
+@pytest.mark.parametrize("kind, reason", [("corrupt", "unreadable"), ("empty", "empty"), ("silent", "silent"), ("short", "too short"), ("nan", "non-finite")])
+def test_bad_training_file_is_left_out_named_and_counted(generated_corpus, tiny_backbone, prepared_copy, kind, reason):
+    output, corpus = prepared_copy
+    train = load_json(os.path.join(output, "manifests"), "train.json")
+    victim = sorted(train)[0]
+    _damage(train[victim]["wav"], kind)
+    done = run_recipe(*stage1_command(corpus, tiny_backbone, output, epochs="1"))
+    assert f"Leaving out train utterance {victim}: {reason}" in done.stdout + done.stderr
+    skipped = load_json(output, "skipped_utterances.json")
+    assert list(skipped["train"]) == [victim] and reason in skipped["train"][victim]
+    assert load_json(output, "test_metrics.json")["left_out_utterances"] == {"train": 1, "valid": 0, "test": 0}
+
+
+def test_transcript_outside_the_vocabulary_is_left_out_by_name(tiny_backbone, prepared_copy):
+    output, corpus = prepared_copy
+    path = os.path.join(output, "manifests", "train.json")
+    train = load_json(os.path.join(output, "manifests"), "train.json")
+    victim = sorted(train)[1]
+    train[victim]["transcript"] = "caf\u00e9 42"
+    json.dump(train, open(path, "w"))
+    done = run_recipe(*stage1_command(corpus, tiny_backbone, output, epochs="1"))
+    assert f"Leaving out train utterance {victim}: transcript has characters outside the CTC vocabulary" in done.stdout + done.stderr
+
+
+def test_bad_test_file_or_too_many_bad_files_stop_with_a_clear_error(tiny_backbone, prepared_copy):
+    output, corpus = prepared_copy
+    test = load_json(os.path.join(output, "manifests"), "test.json")
+    victim = sorted(test)[0]
+    _damage(test[victim]["wav"], "silent")
+    command = stage1_command(corpus, tiny_backbone, output, epochs="1")
+    done = subprocess.run([sys.executable, *command], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode != 0 and f"{victim}: silent wav" in done.stderr + done.stdout
+    assert "The test set must be complete" in done.stderr + done.stdout
+    train = load_json(os.path.join(output, "manifests"), "train.json")
+    soundfile.write(test[victim]["wav"], np.full(16000, 0.1), 16000)  # test set whole again
+    for utt in sorted(train)[:20]:
+        _damage(train[utt]["wav"], "empty")
+    done = subprocess.run([sys.executable, *command], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode != 0 and "points at a broken corpus copy" in done.stderr + done.stdout
+
+
+def test_nonfinite_loss_batches_are_skipped_by_name_then_stop_the_run(tiny_backbone, tmp_path, caplog):
+    import speechbrain as sb
+    from hyperpyyaml import load_hyperpyyaml
+    from speechbrain.dataio.batch import PaddedBatch
+
+    from custom_modules.brain import MultiTaskSERBrain
+    from custom_modules.data import build_label_encoders, build_tokenizer
+
+    overrides = {"data_folder": str(tmp_path), "output_folder": str(tmp_path), "wav2vec2_hub": tiny_backbone, "nonfinite_patience": 1}
+    with open(REPO / "hparams" / "stage1.yaml") as handle:
+        hparams = load_hyperpyyaml(handle, overrides)
+    brain = MultiTaskSERBrain(modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts={"device": "cpu"})
+    brain.tokenizer, brain.label_encoders = build_tokenizer(str(tmp_path)), build_label_encoders(str(tmp_path))
+    brain.init_optimizers()
+    brain.on_stage_start(sb.Stage.TRAIN)
+    brain.nonfinite_count = 0  # as Brain.fit sets it at the start of every epoch
+    waveform = torch.full((8000,), 0.1)
+    waveform[10] = float("nan")
+    batch = PaddedBatch([
+        {"id": "Ses01F_bad_F000", "sig": waveform, "emo_encoded": torch.LongTensor([0]), "gender_encoded": torch.LongTensor([0]),
+         "style_encoded": torch.LongTensor([0]), "tokens": torch.LongTensor([3, 4])},
+    ])
+    before = {n: p.detach().clone() for n, p in hparams["heads"].named_parameters()}
+    with caplog.at_level("WARNING"):
+        brain.fit_batch(batch)
+    assert "Non-finite loss" in caplog.text and "Ses01F_bad_F000" in caplog.text
+    assert all(torch.equal(p, before[n]) for n, p in hparams["heads"].named_parameters()), "the model must not change"
+    with pytest.raises(ValueError, match="nonfinite_patience=1.*Ses01F_bad_F000"):
+        brain.fit_batch(batch)
+
+
+class _RunsCode:
+    """Unpickling this object would create a file: a stand-in for malicious code in a checkpoint."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_checkpoints_are_loaded_without_running_pickled_code(tiny_lobe, tmp_path):
+    from custom_modules.encoder import SSLEncoder
+
+    marker = tmp_path / "code_ran"
+    path = tmp_path / "encoder.ckpt"
+    encoder = SSLEncoder(tiny_lobe(), finetune="full")
+    state = encoder.state_dict()
+    state["payload"] = _RunsCode(str(marker))
+    torch.save(state, path)
+    for load in (lambda: encoder.loader(path, True), lambda: encoder.parameter_transfer(path)):
+        with pytest.raises(pickle.UnpicklingError):
+            load()
+    assert not marker.exists()
