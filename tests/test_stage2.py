@@ -1,0 +1,108 @@
+"""Stage 2 end to end: the stage-1 encoder stays bit-identical, only adapters and heads train, and it learns."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from custom_modules.experiment import find_stage1_checkpoint
+from custom_modules.export import load_trained_model
+from tests.conftest import REPO, stage2_command
+from tests.test_stage1 import load_json, read_train_log
+
+ADAPTER_PARAMETER = re.compile(r"\.(adapter_down_proj|adapter_up_proj)\.(weight|bias)$")
+
+
+@pytest.fixture(scope="module")
+def stage2_model(stage2_run):
+    """The trained stage-2 model, rebuilt as export and inference rebuild it."""
+    return load_trained_model(stage2_run)
+
+
+def test_stage2_leaves_stage1_weights_bit_identical(stage1_run, stage2_model):
+    stage1_state = torch.load(find_stage1_checkpoint(stage1_run).paramfiles["encoder"], weights_only=True)
+    stage2_state = stage2_model["encoder"].state_dict()
+    compared = 0
+    for name, value in stage1_state.items():
+        wrapped = {
+            name,
+            re.sub(r"(\.[qkv]_proj)\.", r"\1.pretrained_module.", name),
+            re.sub(r"(\.output_dense)\.", r"\1.pretrained_linear.", name),
+        }
+        match = [n for n in wrapped if n in stage2_state]
+        assert len(match) == 1, name
+        assert torch.equal(stage2_state[match[0]], value), name
+        compared += 1
+    assert compared == len(stage1_state)
+
+
+def test_stage2_trains_exactly_the_adapters_and_heads(stage2_run, stage2_model):
+    encoder, heads = stage2_model["encoder"], stage2_model["heads"]
+    trainable = encoder.trainable_parameter_names()
+    assert trainable and all(ADAPTER_PARAMETER.search(name) for name in trainable)
+    assert {n.split(".adapter_")[0].split(".")[-1] for n in trainable} == {"q_proj", "k_proj", "v_proj", "output_dense"}
+    assert all(p.requires_grad for p in heads.parameters())
+    # what a stage-2 checkpoint stores is exactly what trains
+    checkpoint = find_stage1_checkpoint(stage2_run)
+    saved = torch.load(checkpoint.paramfiles["encoder"], weights_only=True)
+    assert set(saved) == set(trainable)
+    metrics = load_json(stage2_run, "test_metrics.json")
+    n_trainable = sum(p.numel() for m in (encoder, heads) for p in m.parameters() if p.requires_grad)
+    assert metrics["parameters"]["trainable"] == n_trainable
+
+
+def test_stage2_learns_emotion_gender_and_style(stage2_run):
+    log = read_train_log(stage2_run)
+    assert log[-1][1] < log[0][1], "training loss must fall"
+    metrics = load_json(stage2_run, "test_metrics.json")
+    assert metrics["UA"] > 35.0
+    assert metrics["gender_UA"] > 60.0
+    assert metrics["style_UA"] > 60.0
+    assert metrics["settings"]["fusion"] is True and metrics["settings"]["scl"] == "cos"
+
+
+def _unusable_stage1_folder(kind, tmp_path, stage1_run):
+    folder = tmp_path / "stage1"
+    if kind == "empty":
+        folder.mkdir()
+    elif kind == "manifests-only":
+        shutil.copytree(os.path.join(stage1_run, "manifests"), folder / "manifests")
+    return str(folder)
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [("missing", "does not exist"), ("empty", "holds no stage-1 checkpoint"), ("manifests-only", "holds no stage-1 checkpoint")],
+)
+def test_stage2_without_a_usable_stage1_folder_stops_with_the_fix(generated_corpus, tiny_backbone, stage1_run, tmp_path, kind, message):
+    stage1_folder = _unusable_stage1_folder(kind, tmp_path, stage1_run)
+    log = _run_stage2_expecting_failure(generated_corpus, tiny_backbone, stage1_folder, tmp_path)
+    assert message in log and "Run train_stage1.py" in log
+
+
+def _run_stage2_expecting_failure(generated_corpus, backbone, stage1_folder, tmp_path, **options):
+    command = stage2_command(generated_corpus[0], backbone, stage1_folder, str(tmp_path / "stage2"), epochs="1", **options)
+    done = subprocess.run([sys.executable, *command], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode != 0
+    return done.stdout + done.stderr
+
+
+def test_stage2_on_a_stage1_model_of_another_shape_stops_with_the_fix(generated_corpus, stage1_run, tmp_path):
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+
+    from custom_modules.backbones import ARCHITECTURES
+
+    other = str(tmp_path / "wider")
+    Wav2Vec2Model(Wav2Vec2Config(**{**ARCHITECTURES["tiny"], "hidden_size": 96})).save_pretrained(other)
+    Wav2Vec2FeatureExtractor(return_attention_mask=True).save_pretrained(other)
+    log = _run_stage2_expecting_failure(generated_corpus, other, stage1_run, tmp_path)
+    assert "does not fit this encoder" in log and "same wav2vec2_hub architecture" in log
+
+
+def test_stage2_on_another_fold_than_stage1_stops(generated_corpus, tiny_backbone, stage1_run, tmp_path):
+    log = _run_stage2_expecting_failure(generated_corpus, tiny_backbone, stage1_run, tmp_path, test_session="3")
+    assert "both stages must use the same --test_session" in log
