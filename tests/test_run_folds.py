@@ -1,0 +1,357 @@
+"""recipes/run_folds.py and recipes/experiments.yaml: folds end to end, summaries that agree with the runs,
+re-runs that skip finished work, failures that are reported, and every paper row as a runnable configuration."""
+
+import json
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from hyperpyyaml import load_hyperpyyaml
+
+import speechbrain as sb
+
+from custom_modules.brain import MultiTaskSERBrain
+from custom_modules.encoder import BottleneckAdapter
+from recipes.fold_summary import METRICS, load_experiments, parse_train_log
+from recipes.run_folds import STAGE_SCRIPTS, FoldRunner, args_from_overrides
+from tests.conftest import FAST_TRAINING, REPO, run_recipe
+
+EXPERIMENT = "table3_concat_scl_cos"
+RUN_FOLDS = os.path.join("recipes", "run_folds.py")
+EPOCHS = "2"  # per stage: enough for curves and a model selection, few enough for 2 folds in ~2 minutes
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def run_folds_command(corpus_parent, backbone, output_folder, *extra, folds=("1", "2")):
+    """The run_folds.py command line of these tests: the tiny backbone, FAST_TRAINING, 2 epochs per stage."""
+    # fmt: off
+    return [
+        RUN_FOLDS,
+        "--experiment", EXPERIMENT,
+        "--data_folder", corpus_parent,
+        "--output_folder", output_folder,
+        "--folds", *folds,
+        "--wav2vec2_hub", backbone,
+        "--extra_args", shlex.join([*FAST_TRAINING, "--number_of_epochs", EPOCHS]),
+        *extra,
+    ]
+    # fmt: on
+
+
+def run_failing(*args):
+    """Runs a recipe command that must fail; returns its output."""
+    done = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode != 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def load_json(*parts):
+    with open(os.path.join(*parts), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+@pytest.fixture(scope="module")
+def two_fold_run(generated_corpus, tiny_backbone, tmp_path_factory):
+    """Folds 1 and 2 of the two-stage experiment, side by side on the CPU: ``(output_folder, log, seconds)``."""
+    output = str(tmp_path_factory.mktemp("folds") / "results")
+    start = time.time()
+    done = run_recipe(*run_folds_command(generated_corpus[0], tiny_backbone, output, "--devices", "cpu", "cpu"))
+    return output, done.stdout + done.stderr, time.time() - start
+
+
+@pytest.fixture
+def run_copy(two_fold_run, tmp_path):
+    """A private copy of the two-fold run's output folder, for tests that add to it."""
+    copy = str(tmp_path / "results")
+    shutil.copytree(two_fold_run[0], copy, symlinks=True)
+    return copy
+
+
+def test_summary_per_fold_mean_std_and_pooled_agree_with_the_runs(two_fold_run):
+    output, log, _ = two_fold_run
+    folder = os.path.join(output, EXPERIMENT)
+    summary = load_json(folder, "summary.json")
+    assert summary["folds"] == [1, 2] and summary["final_stage"] == "stage2"
+    assert "sample" in summary["std"] and "n - 1" in summary["std"]
+    for stage in ("stage1", "stage2"):
+        block = summary["stages"][stage]
+        runs = {fold: load_json(folder, f"fold{fold}", stage, "test_metrics.json") for fold in (1, 2)}
+        expected_keys = {"WA", "UA", "WER"} if stage == "stage1" else {"WA", "UA", "gender_UA", "style_UA"}
+        assert set(block["mean"]) == expected_keys
+        for fold, metrics in runs.items():
+            row = block["per_fold"][str(fold)]
+            assert {key: row[key] for key in METRICS if key in row} == {key: metrics[key] for key in expected_keys}
+            assert row["epoch"] == metrics["epoch"] and row["count"] == metrics["count"]
+        for key in expected_keys:
+            values = [runs[fold][key] for fold in (1, 2)]
+            assert block["mean"][key] == pytest.approx(statistics.mean(values))
+            assert block["std"][key] == pytest.approx(np.std(values, ddof=1))
+        summed = sum(np.array(runs[fold]["confusion_matrix"]) for fold in (1, 2))
+        recall = np.diag(summed) / summed.sum(axis=1)
+        assert block["pooled"]["confusion_matrix"] == summed.tolist()
+        assert block["pooled"]["UA"] == pytest.approx(100 * recall.mean())
+        assert block["pooled"]["WA"] == pytest.approx(100 * np.trace(summed) / summed.sum())
+        assert block["pooled"]["count"] == sum(runs[fold]["count"] for fold in (1, 2)) == int(summed.sum())
+    # the final results are stage 2's, the paper's numbers sit beside them
+    assert summary["final"]["mean"] == summary["stages"]["stage2"]["mean"]
+    assert summary["paper"] == {"UA": 78.49, "WA": 77.85}
+    markdown = open(os.path.join(folder, "summary.md"), encoding="utf-8").read()
+    ua = summary["final"]["mean"]["UA"], summary["final"]["std"]["UA"]
+    assert f"UA {ua[0]:.2f} ± {ua[1]:.2f}" in markdown and "## Stage 1" in markdown
+    # one progress line per fold and stage
+    for fold in (1, 2):
+        for stage in ("stage1", "stage2"):
+            assert f"fold {fold} {stage}: running on cpu" in log and f"fold {fold} {stage}: finished in" in log
+
+
+def test_run_draws_a_confusion_matrix_and_the_training_curves_of_every_fold_and_stage(two_fold_run):
+    output = two_fold_run[0]
+    folder = os.path.join(output, EXPERIMENT)
+    for name in ("confusion_matrix.png", "training_curves.png"):
+        with open(os.path.join(folder, name), "rb") as handle:
+            assert handle.read(8) == PNG_SIGNATURE, name
+        import matplotlib.image
+
+        image = matplotlib.image.imread(os.path.join(folder, name))
+        assert image.shape[0] > 200 and image.shape[1] > 200, name
+    # the curves come from train_log.txt: one point per epoch of each fold and stage
+    for fold in (1, 2):
+        for stage in ("stage1", "stage2"):
+            epochs = parse_train_log(os.path.join(folder, f"fold{fold}", stage, "train_log.txt"))
+            assert [e["epoch"] for e in epochs] == [1, 2]
+            assert all(isinstance(e["train"]["loss"], float) and isinstance(e["valid"]["UA"], float) for e in epochs)
+
+
+def test_rerun_skips_finished_stages_without_training(two_fold_run, generated_corpus, tiny_backbone):
+    output, _, first_seconds = two_fold_run
+    folder = os.path.join(output, EXPERIMENT)
+    logs = {
+        path: os.stat(path).st_mtime_ns
+        for path in (os.path.join(folder, f"fold{f}", f"stage{s}.log") for f in (1, 2) for s in (1, 2))
+    }
+    summary = load_json(folder, "summary.json")
+    start = time.time()
+    done = run_recipe(*run_folds_command(generated_corpus[0], tiny_backbone, output, "--devices", "cpu", "cpu"))
+    seconds = time.time() - start
+    log = done.stdout + done.stderr
+    assert log.count("skipped, finished earlier: test_metrics.json exists") == 4
+    assert "running on" not in log
+    assert {path: os.stat(path).st_mtime_ns for path in logs} == logs, "no stage ran again"
+    assert load_json(folder, "summary.json")["stages"] == summary["stages"]
+    assert (
+        seconds < first_seconds / 2
+    ), f"a re-run that trains nothing took {seconds:.0f} s (first run {first_seconds:.0f} s)"
+
+
+def test_failing_fold_names_its_stage_and_log_and_the_other_folds_are_summarised(
+    run_copy, generated_corpus, tiny_backbone, two_fold_run
+):
+    # fold 3's stage 1 was interrupted while writing its checkpoint: its encoder file is truncated
+    stage1 = os.path.join(run_copy, EXPERIMENT, "fold3", "stage1")
+    checkpoint_dir = next(
+        os.path.join(root, name)
+        for root, names, _ in os.walk(os.path.join(run_copy, EXPERIMENT, "fold1", "stage1", "save"))
+        for name in names
+        if name.startswith("CKPT+")
+    )
+    broken = os.path.join(stage1, "save", os.path.basename(checkpoint_dir))
+    shutil.copytree(checkpoint_dir, broken)
+    with open(os.path.join(broken, "encoder.ckpt"), "r+b") as handle:
+        handle.truncate(100)
+    log = run_failing(*run_folds_command(generated_corpus[0], tiny_backbone, run_copy, folds=("1", "2", "3")))
+    stage_log = os.path.join(run_copy, EXPERIMENT, "fold3", "stage1.log")
+    assert "FAILED: fold 3 stage1 failed: train_stage1.py exited with code 1" in log
+    assert f"(log: {stage_log})" in log and "last lines of its log" in log
+    stage_output = open(stage_log, encoding="utf-8").read()
+    assert f"Loading a checkpoint from {broken}" in stage_output and "checkpoint file is corrupted" in log
+    assert "fold 3 stage2" not in log, "stage 2 never runs on a failed stage 1"
+    assert "1 of 3 fold(s) failed" in log
+    summary = load_json(run_copy, EXPERIMENT, "summary.json")
+    assert summary["folds"] == [1, 2] and summary["folds_started"] == [1, 2, 3]
+    assert summary["stages"] == load_json(two_fold_run[0], EXPERIMENT, "summary.json")["stages"]
+    assert (
+        "Folds started but not finished (not in the tables): 3"
+        in open(os.path.join(run_copy, EXPERIMENT, "summary.md"), encoding="utf-8").read()
+    )
+
+
+def test_rerun_with_other_settings_stops_with_the_differences_instead_of_skipping(
+    run_copy, generated_corpus, tiny_backbone
+):
+    log = run_failing(
+        *run_folds_command(generated_corpus[0], tiny_backbone, run_copy, "--stage2_args", "--scl norm --seed 7")
+    )
+    assert log.count("fold 1 stage1: skipped") == 1
+    assert "holds a run with other settings (scl: cos there, norm now; seed: <unset> there, 7 now)" in log
+    assert "2 of 2 fold(s) failed" in log
+
+
+def test_experiments_with_the_same_stage1_share_it_and_are_compared_with_the_paper(
+    run_copy, generated_corpus, tiny_backbone
+):
+    # Table 1's full SER + ASR row is exactly the stage 1 of Table 3: it is linked, not trained again
+    command = run_folds_command(generated_corpus[0], tiny_backbone, run_copy)
+    command[command.index("--experiment") + 1] = "table1_full_ser_asr"
+    log = run_recipe(*command).stdout
+    assert log.count("linked to the finished stage 1 of") == 2 and "running on" not in log
+    for fold in (1, 2):
+        link = os.path.join(run_copy, "table1_full_ser_asr", f"fold{fold}", "stage1")
+        assert os.path.islink(link)
+        assert os.path.samefile(link, os.path.join(run_copy, EXPERIMENT, f"fold{fold}", "stage1"))
+    single = load_json(run_copy, "table1_full_ser_asr", "summary.json")
+    assert single["final_stage"] == "stage1"
+    assert (
+        single["stages"]["stage1"]["mean"]
+        == load_json(run_copy, EXPERIMENT, "summary.json")["stages"]["stage1"]["mean"]
+    )
+
+    done = run_recipe(RUN_FOLDS, "--compare", "--output_folder", run_copy)
+    rows = {row["experiment"]: row for row in load_json(run_copy, "comparison.json")}
+    assert list(rows) == ["table1_full_ser_asr", EXPERIMENT], "rows follow the paper's order"
+    assert rows["table1_full_ser_asr"]["paper"] == {"UA": 75.40, "WA": 75.17}
+    assert rows[EXPERIMENT]["UA"]["mean"] == load_json(run_copy, EXPERIMENT, "summary.json")["final"]["mean"]["UA"]
+    assert all(row["folds"] == [1, 2] for row in rows.values())
+    table = open(os.path.join(run_copy, "comparison.md"), encoding="utf-8").read()
+    assert "| table3_concat_scl_cos | 3: concat + SCL_cos | 78.49 | 77.85 |" in table and table in done.stdout
+
+
+# ---- every paper row resolves to a runnable configuration --------------------------------------------------
+
+# What each row of the paper means (DESIGN.md §2), written independently of recipes/experiments.yaml:
+# (finetune of the encoder, tasks, task adapters after pooling, fusion, scl) per stage, and the paper's UA / WA.
+EGS = ("emo", "gender", "style")
+FULL_SER_ASR = ("full", ("emo", "asr"), False, False, "none")
+ADAPTERS_SER_ASR = ("adapters", ("emo", "asr"), True, False, "none")
+PAPER_ROWS = {
+    "table1_adapters_ser": (("adapters", ("emo",), True, False, "none"), None, (68.51, 67.83)),
+    "table1_adapters_ser_asr": (ADAPTERS_SER_ASR, None, (71.70, 71.28)),
+    "table1_adapters_ser_gender_style": (("adapters", EGS, True, False, "none"), None, (70.19, 69.85)),
+    "table1_full_ser": (("full", ("emo",), False, False, "none"), None, (70.88, 71.57)),
+    "table1_full_ser_asr": (FULL_SER_ASR, None, (75.40, 75.17)),
+    "table1_full_ser_gender_style": (("full", EGS, False, False, "none"), None, (71.05, 70.27)),
+    "table1_full_all": (("full", ("emo", "asr", "gender", "style"), False, False, "none"), None, (76.19, 75.49)),
+    "table2_setting1_adapters_adapters": (
+        ADAPTERS_SER_ASR,
+        ("adapters", ("emo",), True, False, "none"),
+        (71.89, 71.46),
+    ),
+    "table2_setting2_all_all": (FULL_SER_ASR, ("full", ("emo",), False, False, "none"), (74.92, 73.81)),
+    "table2_setting3_all_adapters": (FULL_SER_ASR, ("adapters", ("emo",), True, False, "none"), (76.54, 76.07)),
+    "table3_no_fusion": (FULL_SER_ASR, ("adapters", EGS, True, False, "none"), (77.13, 76.30)),
+    "table3_concat": (FULL_SER_ASR, ("adapters", EGS, True, True, "none"), (76.89, 76.06)),
+    "table3_concat_scl_norm": (FULL_SER_ASR, ("adapters", EGS, True, True, "norm"), (77.91, 77.24)),
+    "table3_concat_scl_cos": (FULL_SER_ASR, ("adapters", EGS, True, True, "cos"), (78.49, 77.85)),
+}
+ADAPTER_PARAMETER_KINDS = {"q_proj", "k_proj", "v_proj", "output_dense"}
+
+
+def test_experiments_file_has_every_paper_row_with_the_papers_numbers():
+    experiments = load_experiments()
+    assert list(experiments) == list(PAPER_ROWS)
+    for name, (_, stage2, (ua, wa)) in PAPER_ROWS.items():
+        assert experiments[name]["paper"] == {"UA": ua, "WA": wa}, name
+        assert (experiments[name]["stage2"] is None) == (stage2 is None), name
+        assert experiments[name]["description"].strip(), name
+
+
+def stage_hparams(name, stage, data_folder, output_folder, backbone):
+    """Loads a stage's yaml exactly as run_folds.py's command line would (fold 1), building every module."""
+    runner = FoldRunner(name, load_experiments()[name], data_folder, output_folder, folds=[1], wav2vec2_hub=backbone)
+    hparams_file, run_opts, overrides = sb.parse_arguments(
+        [os.path.join(REPO, STAGE_SCRIPTS[stage][1]), *args_from_overrides(runner.stage_overrides(1, stage))]
+    )
+    with open(hparams_file, encoding="utf-8") as handle:
+        return load_hyperpyyaml(handle, overrides)
+
+
+def check_stage_means(hparams, expected, stage):
+    """Asserts that the built encoder, heads and loss settings are what the paper row means; runs a forward."""
+    finetune, tasks, task_adapters, fusion, scl = expected
+    encoder, heads = hparams["encoder"], hparams["heads"]
+    if stage == "stage2":
+        encoder.insert_adapters()  # as train_stage2.py does once the stage-1 weights are in
+    assert encoder.finetune == finetune
+    trainable = encoder.trainable_parameter_names()
+    adapter_names = [n for n in trainable if ".adapter_down_proj." in n or ".adapter_up_proj." in n]
+    if finetune == "adapters":
+        assert trainable and adapter_names == trainable, "only adapters train in the encoder"
+        assert {n.split(".adapter_")[0].split(".")[-1] for n in trainable} == ADAPTER_PARAMETER_KINDS
+    else:
+        assert not adapter_names and any(".attention.q_proj." in n for n in trainable), "the whole Transformer trains"
+        assert not any("feature_extractor" in n for n in trainable), "the CNN feature encoder stays frozen"
+    assert heads.utterance_tasks == [t for t in EGS if t in tasks]
+    assert (heads.ctc_lin is not None) == ("asr" in tasks)
+    assert all(isinstance(heads.latents[t], BottleneckAdapter) == task_adapters for t in heads.utterance_tasks)
+    dim = hparams["encoder_dim"]
+    assert heads.classifiers["emo"].w.in_features == (3 * dim if fusion else dim)
+    assert hparams["scl"] == scl and hparams["fusion"] == fusion
+    # the Brain accepts the combination (it refuses an SCL without gender and style), and the model runs
+    MultiTaskSERBrain(
+        modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts={"device": "cpu"}
+    )
+    with torch.no_grad():
+        outputs = heads(encoder(torch.randn(2, 8000), torch.tensor([1.0, 0.7])), torch.tensor([1.0, 0.7]))
+    assert set(outputs) - {"latents", "embedding"} == set(tasks)
+
+
+@pytest.mark.parametrize("name", list(PAPER_ROWS))
+def test_paper_row_builds_the_model_it_means(name, tiny_backbone, generated_corpus, tmp_path):
+    stage1, stage2, _ = PAPER_ROWS[name]
+    hparams = stage_hparams(name, "stage1", generated_corpus[0], str(tmp_path), tiny_backbone)
+    check_stage_means(hparams, stage1, "stage1")
+    if stage2 is not None:
+        hparams = stage_hparams(name, "stage2", generated_corpus[0], str(tmp_path), tiny_backbone)
+        assert hparams["stage1_folder"] == os.path.join(str(tmp_path), name, "fold1", "stage1")
+        check_stage_means(hparams, stage2, "stage2")
+
+
+def test_best_row_is_the_yaml_defaults(tiny_backbone, generated_corpus, tmp_path):
+    experiment = load_experiments()[EXPERIMENT]
+    for stage in ("stage1", "stage2"):
+        placeholders = {
+            "data_folder": generated_corpus[0],
+            "stage1_folder": str(tmp_path),
+            "output_folder": str(tmp_path / stage),
+            "wav2vec2_hub": tiny_backbone,
+        }
+        with open(os.path.join(REPO, STAGE_SCRIPTS[stage][1]), encoding="utf-8") as handle:
+            defaults = load_hyperpyyaml(
+                handle,
+                placeholders if stage == "stage2" else {k: v for k, v in placeholders.items() if k != "stage1_folder"},
+            )
+        assert {key: defaults[key] for key in experiment[stage]} == experiment[stage], stage
+
+
+def test_table2_setting1_stage2_keeps_training_the_stage1_adapters(tiny_backbone, generated_corpus, tmp_path):
+    name = "table2_setting1_adapters_adapters"
+    stage1 = stage_hparams(name, "stage1", generated_corpus[0], str(tmp_path), tiny_backbone)["encoder"]
+    with torch.no_grad():  # trained adapters: not their zero-initialised up-projections
+        for parameter_name, parameter in stage1.named_parameters():
+            if parameter.requires_grad:
+                parameter.add_(torch.randn_like(parameter))
+    checkpoint = str(tmp_path / "stage1_encoder.ckpt")
+    stage1.saver(checkpoint)  # what a stage-1 checkpoint holds (save_frozen: True)
+
+    hparams = stage_hparams(name, "stage2", generated_corpus[0], str(tmp_path), tiny_backbone)
+    pretrainer = hparams["pretrainer"]  # the loading path of train_stage2.py
+    pretrainer.add_paths({"encoder": checkpoint})
+    pretrainer.collect_files()
+    pretrainer.load_collected()
+    stage2 = hparams["encoder"]
+    stage2.insert_adapters()  # train_stage2.py's call: a no-op once the transfer inserted them
+    state1, state2 = stage1.state_dict(), stage2.state_dict()
+    assert set(state1) == set(state2)
+    assert all(
+        torch.equal(state1[key], state2[key]) for key in state1
+    ), "bit-identical stage-1 encoder, adapters included"
+    assert stage2.trainable_parameter_names() == stage1.trainable_parameter_names()
+    assert {
+        n.split(".adapter_")[0].split(".")[-1] for n in stage2.trainable_parameter_names()
+    } == ADAPTER_PARAMETER_KINDS
