@@ -1,0 +1,810 @@
+#!/usr/bin/env python3
+"""Measures what the recipe costs, each figure beside a reference measured in the same run.
+
+Absolute times on a shared machine are noisy, so every figure is reported as a ratio to a reference timed
+in turns with it (round robin after warm-up, the same random seed per round, so dropout and LayerDrop draw
+the same layers): the median over ``--repeats`` rounds of the ratio within a round. Absolute times (medians)
+are reported too. On a CPU that other jobs share, ``--threads 1 --clock process`` gives the steadiest ratios.
+
+- Training step (``MultiTaskSERBrain.fit_batch``) of stage 1 and stage 2, both built through the real code
+  (``hparams/stage1.yaml`` and ``hparams/stage2.yaml`` with a random-weight backbone folder), divided by the
+  bare backbone's step on the same waveforms: Hugging Face model forward (no attention mask, no input
+  normalisation), ``mean()`` of the last layer, backward, AdamW step over the same trainable parameters
+  (stage 1: every backbone parameter but the frozen CNN; stage 2: the same model with the stage's LoRA and
+  bottleneck adapters, adapters trainable). This ratio is the recipe's own overhead (target <= 1.10). Also
+  stage 2 / stage 1 (target <= 0.7), audio seconds trained per wall second, the CNN feature encoder's share
+  of each step (what caching its frozen output could save), peak memory and trainable parameters.
+- Padding efficiency (real / padded samples) of the recipe's training batches (``train_loader_kwargs`` ->
+  ``DynamicBatchSampler`` with the yaml's settings) on an IEMOCAP-like length distribution, beside plain
+  random batches of 16 (target > 0.9).
+- Inference real-time factor of ``EmotionRecognizer`` (both stages' models) and of the bare backbone forward
+  on the same utterance.
+
+Backbones have random weights, built from the architecture's config (``custom_modules.backbones``): nothing is
+downloaded (``--backbone_folder`` keeps one for the next run). Commands (the README's tables come from these;
+XLS-R on CPU takes about 6 minutes and 11 GB of memory)::
+
+    python recipes/benchmark.py                       # tiny backbone, CPU, well under a minute
+    python recipes/benchmark.py --threads 1 --clock process --output_json bench_tiny.json
+    python recipes/benchmark.py --architecture wav2vec2-base --batch_size 2 --threads 1 --clock process \
+        --output_json bench_base.json
+    python recipes/benchmark.py --architecture xls-r-300m --batch_size 2 --threads 1 --clock process \
+        --output_json bench_xlsr.json
+    python recipes/benchmark.py --architecture xls-r-300m --batch_size 2 --threads 2   # RTF on 2 cores
+    python recipes/benchmark.py --architecture xls-r-300m --device cuda --batch_size 16 --repeats 10
+
+Peak memory of a step, above what is held at its start (activations, gradients, temporaries; weights and
+optimizer states exist before): on CUDA ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``
+minus ``memory_allocated`` before; on CPU the process's resident set (Linux: freed heap returned with
+``malloc_trim``, the RSS high-water mark reset through ``/proc/self/clear_refs``, then VmHWM - VmRSS).
+
+Authors
+ * SER two-stage adapters recipe contributors, 2026
+"""
+
+import argparse
+import ctypes
+import gc
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+# The recipe's code is imported from this repository (recipes/ is one level down).
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+import speechbrain as sb  # noqa: E402
+from hyperpyyaml import load_hyperpyyaml  # noqa: E402
+from speechbrain.dataio.batch import PaddedBatch  # noqa: E402
+from speechbrain.dataio.dataset import DynamicItemDataset  # noqa: E402
+
+from custom_modules.backbones import ARCHITECTURES, build_backbone  # noqa: E402
+from custom_modules.brain import MultiTaskSERBrain  # noqa: E402
+from custom_modules.data import build_label_encoders, build_tokenizer, train_loader_kwargs  # noqa: E402
+from custom_modules.encoder import receptive_field  # noqa: E402
+from custom_modules.interface import EmotionRecognizer  # noqa: E402
+from custom_modules.vocabulary import CHARACTERS, TASK_LABELS  # noqa: E402
+
+SAMPLE_RATE = 16000
+CLOCKS = {"wall": time.perf_counter, "process": time.process_time}
+STAGES = ("stage1", "stage2")
+# IEMOCAP's 4-class utterances (5,531): about 0.6-34 s, mean about 4.5 s, median about 3.5 s. A log-normal
+# with that median and mean (sigma = sqrt(2 ln(mean / median)) = 0.709), clipped to the range.
+IEMOCAP_DURATIONS = {"median": 3.5, "mean": 4.5, "min": 0.6, "max": 34.0}
+PAPER_BATCH = 16
+# About 2.5 words (14 characters) per second of conversational speech: CTC targets of realistic length.
+CHARACTERS_PER_SECOND = 14
+REFERENCE = (
+    "bare step = the stage's Hugging Face model (hparams['wav2vec2'].model, the same object the Brain trains) "
+    "forward on the same waveforms (no attention mask, no input normalisation), mean of the last layer, "
+    "backward, AdamW step (the yaml's opt_class) over the model's trainable parameters, zero_grad; stage 1: "
+    "every parameter but the CNN (frozen the same way); stage 2: the model with the stage's LoRA and bottleneck "
+    "adapters inserted, adapters trainable. bare full / bare adapters compares the two references."
+)
+
+
+def parse_args(argv=None):
+    """The command-line options (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--architecture", default="tiny", choices=sorted(ARCHITECTURES), help="random-weight backbone")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
+    parser.add_argument("--batch_size", type=int, default=4, help="utterances in the timing batch")
+    parser.add_argument("--seconds", type=float, default=4.0, help="duration of each timing utterance (IEMOCAP ~4.5)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds; medians are reported")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument(
+        "--clock",
+        default="wall",
+        choices=sorted(CLOCKS),
+        help="wall: elapsed time; process: CPU seconds of this process (CPU only; with --threads 1 it hardly "
+        "depends on what else runs on a shared machine)",
+    )
+    parser.add_argument("--padding_utterances", type=int, default=4400, help="size of the IEMOCAP-like training set")
+    parser.add_argument("--padding_epochs", type=int, default=3, help="epochs of batches averaged for padding")
+    parser.add_argument("--backbone_folder", default=None, help="reuse (or create) the random backbone here")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output_json", default=None, help="write every figure here")
+    return parser.parse_args(argv)
+
+
+def build_stage(stage, backbone_folder, work_dir, device):
+    """Builds a stage's Brain from its yaml, ready for ``fit_batch`` (as ``custom_modules.experiment`` does).
+
+    Stage 2 gets its adapters inserted on the (random) backbone: timing does not need stage-1 weights.
+    Optimizers are initialised without ``on_fit_start``, so no checkpoint is recovered.
+
+    Arguments
+    ---------
+    stage : str
+        ``stage1`` or ``stage2``.
+    backbone_folder : str
+        Local Hugging Face folder (``wav2vec2_hub``).
+    work_dir : str
+        Temporary folder for the run's outputs.
+    device : str
+
+    Returns
+    -------
+    brain : MultiTaskSERBrain
+    hparams : dict
+    """
+    output_folder = os.path.join(work_dir, stage)
+    overrides = {"data_folder": work_dir, "output_folder": output_folder, "wav2vec2_hub": backbone_folder}
+    if stage == "stage2":
+        overrides["stage1_folder"] = os.path.join(work_dir, "stage1")
+    with open(os.path.join(REPO, "hparams", f"{stage}.yaml"), encoding="utf-8") as handle:
+        hparams = load_hyperpyyaml(handle, overrides)
+    os.makedirs(output_folder, exist_ok=True)
+    if stage == "stage2":
+        hparams["encoder"].insert_adapters()
+    brain = MultiTaskSERBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts={"device": device},
+        checkpointer=hparams["checkpointer"],
+    )
+    brain.label_encoders = build_label_encoders(hparams["save_folder"])
+    brain.tokenizer = build_tokenizer(hparams["save_folder"])
+    brain.init_optimizers()
+    brain.on_stage_start(sb.Stage.TRAIN, epoch=1)
+    brain.modules.train()
+    brain.zero_grad(set_to_none=True)
+    brain.nonfinite_count = 0
+    return brain, hparams
+
+
+def make_batch(batch_size, seconds, label_encoders, tokenizer, seed):
+    """A training batch with the fields of the data pipeline, from random audio of equal durations.
+
+    Arguments
+    ---------
+    batch_size : int
+    seconds : float
+        Duration of every utterance.
+    label_encoders : dict
+        Task -> ``CategoricalEncoder`` (``custom_modules.data.build_label_encoders``).
+    tokenizer : CTCTextEncoder
+    seed : int
+
+    Returns
+    -------
+    PaddedBatch
+        ``id``, ``sig``, ``emo_encoded``, ``gender_encoded``, ``style_encoded``, ``tokens``.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    samples = int(round(seconds * SAMPLE_RATE))
+    examples = []
+    for index in range(batch_size):
+        labels = {
+            task: label_set[int(torch.randint(len(label_set), (1,), generator=generator))]
+            for task, label_set in TASK_LABELS.items()
+        }
+        chars = torch.randint(len(CHARACTERS), (max(1, int(seconds * CHARACTERS_PER_SECOND)),), generator=generator)
+        transcript = "".join(CHARACTERS[i] for i in chars).strip() or "a"
+        examples.append(
+            {
+                "id": f"bench{index:03d}",
+                "sig": 0.1 * torch.randn(samples, generator=generator),
+                **{f"{t}_encoded": label_encoders[t].encode_label_torch(label) for t, label in labels.items()},
+                "tokens": torch.LongTensor(tokenizer.encode_sequence(list(transcript))),
+            }
+        )
+    return PaddedBatch(examples)
+
+
+def bare_step(hf_model, optimizer, wavs, device, timings, clock=time.perf_counter):
+    """One step of the bare backbone: forward, mean of the last layer, backward, optimizer step.
+
+    Arguments
+    ---------
+    hf_model : torch.nn.Module
+        The Hugging Face model.
+    optimizer : torch.optim.Optimizer
+        Over its trainable parameters.
+    wavs : torch.Tensor
+        ``[batch, samples]`` (moved to ``device`` inside, as the Brain does with its batch).
+    device : str
+    timings : list
+        The optimizer step's duration is appended here.
+    clock : callable
+        Returns the time in seconds.
+    """
+    hf_model.train()
+    hf_model(wavs.to(device)).last_hidden_state.mean().backward()
+    _synchronize(device)
+    start = clock()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    _synchronize(device)
+    timings.append(clock() - start)
+
+
+class ForwardTimer:
+    """Time spent in one module's forward, summed until ``take()`` (CUDA events on GPU: no extra sync).
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+    device : str
+    clock : callable
+        Returns the time in seconds (on CPU).
+    """
+
+    def __init__(self, module, device, clock=time.perf_counter):
+        self.cuda = str(device).startswith("cuda")
+        self.clock = clock
+        self.spans = []
+        self.handles = [module.register_forward_pre_hook(self._start), module.register_forward_hook(self._stop)]
+
+    def _now(self):
+        if not self.cuda:
+            return self.clock()
+        event = torch.cuda.Event(enable_timing=True)
+        event.record()
+        return event
+
+    def _start(self, module, args):
+        self.spans.append([self._now(), None])
+
+    def _stop(self, module, args, output):
+        self.spans[-1][1] = self._now()
+
+    def take(self):
+        """Seconds spent in the module since the last call (call it after synchronising)."""
+        if self.cuda:
+            total = sum(start.elapsed_time(end) / 1000 for start, end in self.spans)
+        else:
+            total = sum(end - start for start, end in self.spans)
+        self.spans = []
+        return total
+
+    def remove(self):
+        """Removes the hooks."""
+        for handle in self.handles:
+            handle.remove()
+
+
+def time_in_turns(steps, repeats, warmup, device, seed, module_timers=None, clock=time.perf_counter):
+    """Times several step functions in turns (round robin), so machine load affects them alike.
+
+    Each round seeds torch the same way before every function, so the same dropout and LayerDrop draws
+    happen in functions that run the same model.
+
+    Arguments
+    ---------
+    steps : dict
+        Name -> function without arguments.
+    repeats : int
+        Timed rounds.
+    warmup : int
+        Untimed rounds first.
+    device : str
+    seed : int
+    module_timers : dict
+        Optional name -> ``ForwardTimer`` whose time is recorded with that step.
+    clock : callable
+        Returns the time in seconds.
+
+    Returns
+    -------
+    times : dict
+        Name -> list of step durations (s).
+    module_times : dict
+        Name -> list of the timed module's durations (s) within those steps.
+    """
+    module_timers = module_timers or {}
+    times = {name: [] for name in steps}
+    module_times = {name: [] for name in module_timers}
+    for round_index in range(warmup + repeats):
+        for name, step in steps.items():
+            torch.manual_seed(seed + round_index)
+            _synchronize(device)
+            if name in module_timers:
+                module_timers[name].take()
+            start = clock()
+            step()
+            _synchronize(device)
+            elapsed = clock() - start
+            if round_index >= warmup:
+                times[name].append(elapsed)
+                if name in module_timers:
+                    module_times[name].append(module_timers[name].take())
+    return times, module_times
+
+
+def paired_ratio(numerators, denominators):
+    """Median over rounds of the ratio of two quantities timed in the same round.
+
+    Pairing by round cancels what a round shares (machine load, LayerDrop's choice of layers), which a ratio
+    of two medians taken from different rounds would not.
+
+    Arguments
+    ---------
+    numerators : list of float
+    denominators : list of float
+
+    Returns
+    -------
+    float
+
+    Example
+    -------
+    >>> paired_ratio([2.0, 6.0, 3.0], [1.0, 3.0, 3.0])
+    2.0
+    """
+    return statistics.median(a / b for a, b in zip(numerators, denominators, strict=True))
+
+
+def peak_step_memory(step, device):
+    """Peak memory of one call of ``step``.
+
+    Arguments
+    ---------
+    step : callable
+    device : str
+
+    Returns
+    -------
+    dict
+        ``step_mb``: peak over the step above what was held at its start (activations, gradients,
+        temporaries); ``peak_mb``: the absolute peak of the whole benchmark process (both stages' models and
+        optimizers, so not what one training run holds); ``method``. None where unavailable.
+    """
+    gc.collect()
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize(device)
+        before = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        step()
+        torch.cuda.synchronize(device)
+        peak = torch.cuda.max_memory_allocated(device)
+        method = "torch.cuda.max_memory_allocated after reset_peak_memory_stats, minus memory_allocated before the step"
+        return {"step_mb": (peak - before) / 2**20, "peak_mb": peak / 2**20, "method": method}
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")  # resets VmHWM to the current RSS
+    except OSError:
+        step()
+        return {"step_mb": None, "peak_mb": None, "method": "unavailable (needs Linux /proc/self/clear_refs)"}
+    before = _proc_status_kb("VmRSS")
+    step()
+    peak = _proc_status_kb("VmHWM")
+    method = "CPU resident set (VmHWM after malloc_trim and clear_refs, minus VmRSS before the step)"
+    return {"step_mb": (peak - before) / 1024, "peak_mb": peak / 1024, "method": method}
+
+
+def count_parameters(modules):
+    """Trainable and total parameters of the given modules.
+
+    Arguments
+    ---------
+    modules : list of torch.nn.Module
+
+    Returns
+    -------
+    dict
+        ``trainable``, ``total``, ``trainable_share``.
+    """
+    parameters = {id(p): p for module in modules for p in module.parameters()}.values()
+    trainable = sum(p.numel() for p in parameters if p.requires_grad)
+    total = sum(p.numel() for p in parameters)
+    return {"trainable": trainable, "total": total, "trainable_share": trainable / total}
+
+
+def measure_training(brains, hparams, batch, args):
+    """Step times, overheads, throughput, CNN share and peak memory of both stages' training steps.
+
+    Arguments
+    ---------
+    brains : dict
+        Stage -> ``MultiTaskSERBrain`` ready for ``fit_batch``.
+    hparams : dict
+        Stage -> its hparams.
+    batch : PaddedBatch
+    args : argparse.Namespace
+
+    Returns
+    -------
+    dict
+    """
+    wavs, clock = batch.sig[0], CLOCKS[args.clock]
+    bare_name = {"stage1": "bare_full", "stage2": "bare_adapters"}
+    steps, timers, optimizer_times = {}, {}, {}
+    for stage, brain in brains.items():
+        hf_model = hparams[stage]["wav2vec2"].model
+        optimizer = hparams[stage]["opt_class"]([p for p in hf_model.parameters() if p.requires_grad])
+        optimizer_times[stage] = []
+        bare_args = (hf_model, optimizer, wavs, args.device, optimizer_times[stage], clock)
+        steps[bare_name[stage]] = _bind(bare_step, *bare_args)
+        steps[stage] = _bind(brain.fit_batch, batch)
+        timers[stage] = timers[bare_name[stage]] = ForwardTimer(hf_model.feature_extractor, args.device, clock)
+    times, cnn_times = time_in_turns(steps, args.repeats, args.warmup, args.device, args.seed, timers, clock)
+    for stage in STAGES:
+        timers[stage].remove()
+
+    audio_seconds = wavs.shape[0] * wavs.shape[1] / SAMPLE_RATE
+    results = {"audio_seconds_per_step": audio_seconds, "reference": REFERENCE}
+    for stage in STAGES:
+        bare = bare_name[stage]
+        step_s = statistics.median(times[stage])
+        results[stage] = {
+            "step_s": step_s,
+            "step_times_s": times[stage],
+            "reference_step_s": statistics.median(times[bare]),
+            "reference_step_times_s": times[bare],
+            "reference_optimizer_s": statistics.median(optimizer_times[stage][args.warmup :]),
+            "overhead": paired_ratio(times[stage], times[bare]),
+            "audio_s_per_s": audio_seconds / step_s,
+            "cnn_forward_s": statistics.median(cnn_times[stage]),
+            "cnn_forward_times_s": cnn_times[stage],
+            "cnn_share": paired_ratio(cnn_times[stage], times[stage]),
+            "reference_cnn_share": paired_ratio(cnn_times[bare], times[bare]),
+            "parameters": count_parameters([hparams[stage]["encoder"], hparams[stage]["heads"]]),
+        }
+    results["stage2_over_stage1"] = paired_ratio(times["stage2"], times["stage1"])
+    results["bare_adapters_over_bare_full"] = paired_ratio(times["bare_adapters"], times["bare_full"])
+
+    # Memory last and one step each: trimming the heap before a step would slow the timed steps.
+    for stage in STAGES:
+        torch.manual_seed(args.seed)
+        results[stage]["memory"] = peak_step_memory(steps[stage], args.device)
+        torch.manual_seed(args.seed)
+        results[stage]["reference_memory"] = peak_step_memory(steps[bare_name[stage]], args.device)
+    return results
+
+
+def iemocap_like_durations(n_utterances, seed):
+    """Utterance durations drawn from a log-normal with IEMOCAP's median and mean, clipped to its range.
+
+    Arguments
+    ---------
+    n_utterances : int
+    seed : int
+
+    Returns
+    -------
+    numpy.ndarray
+        Durations in seconds.
+    """
+    mu = math.log(IEMOCAP_DURATIONS["median"])
+    sigma = math.sqrt(2 * math.log(IEMOCAP_DURATIONS["mean"] / IEMOCAP_DURATIONS["median"]))
+    durations = np.random.default_rng(seed).lognormal(mu, sigma, n_utterances)
+    return np.clip(durations, IEMOCAP_DURATIONS["min"], IEMOCAP_DURATIONS["max"])
+
+
+def padding_stats(batches, durations, epochs=1):
+    """Padding efficiency (real / padded samples) and batch sizes of a list of batches.
+
+    Arguments
+    ---------
+    batches : list of list of int
+        Indices into ``durations``.
+    durations : numpy.ndarray
+    epochs : int
+        How many epochs ``batches`` covers.
+
+    Returns
+    -------
+    dict
+
+    Example
+    -------
+    >>> padding_stats([[0, 1], [2]], np.array([1.0, 3.0, 2.0]))["efficiency"]
+    0.75
+    """
+    real = sum(float(durations[b].sum()) for b in batches)
+    padded = sum(len(b) * float(durations[b].max()) for b in batches)
+    sizes = [len(b) for b in batches]
+    return {
+        "efficiency": real / padded,
+        "mean_batch_size": float(np.mean(sizes)),
+        "min_batch_size": int(min(sizes)),
+        "max_batch_size": int(max(sizes)),
+        "batches_per_epoch": len(batches) / epochs,
+    }
+
+
+def measure_padding(hparams, n_utterances, epochs, seed):
+    """Padding efficiency of the recipe's training batches and of random batches of 16, IEMOCAP-like lengths.
+
+    The recipe's batches come from ``custom_modules.data.train_loader_kwargs`` with the yaml's settings (a
+    ``DynamicBatchSampler`` by default), over ``epochs`` epochs.
+
+    Arguments
+    ---------
+    hparams : dict
+        The stage-1 hparams (``dynamic_batching``, ``dynamic_batch_sampler``, ...).
+    n_utterances : int
+    epochs : int
+    seed : int
+
+    Returns
+    -------
+    dict
+    """
+    durations = iemocap_like_durations(n_utterances, seed)
+    dataset = DynamicItemDataset({f"utt{i:05d}": {"duration": float(d)} for i, d in enumerate(durations)})
+    options = train_loader_kwargs(dataset, hparams)
+    sampler = options.get("batch_sampler")
+    recipe_batches, random_batches = [], []
+    generator = torch.Generator().manual_seed(seed)
+    plain_size = options.get("batch_size", PAPER_BATCH)
+    for epoch in range(epochs):
+        order = torch.randperm(n_utterances, generator=generator).tolist()
+        random_batches += [order[i : i + PAPER_BATCH] for i in range(0, n_utterances, PAPER_BATCH)]
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+            recipe_batches += [list(b) for b in sampler]
+        else:
+            recipe_batches += [order[i : i + plain_size] for i in range(0, n_utterances, plain_size)]
+    recipe = padding_stats(recipe_batches, durations, epochs)
+    random = padding_stats(random_batches, durations, epochs)
+    if sampler is not None:
+        batching = f"DynamicBatchSampler {json.dumps(dict(hparams['dynamic_batch_sampler']))}"
+    else:
+        batching = f"random batches of {plain_size}"
+    return {
+        "recipe": recipe,
+        "random_16": random,
+        "recipe_batching": batching,
+        "durations": {
+            "distribution": (
+                f"log-normal, median {IEMOCAP_DURATIONS['median']} s, mean {IEMOCAP_DURATIONS['mean']} s, clipped to "
+                f"[{IEMOCAP_DURATIONS['min']}, {IEMOCAP_DURATIONS['max']}] s"
+            ),
+            "n_utterances": n_utterances,
+            "epochs": epochs,
+            "mean_s": float(durations.mean()),
+            "median_s": float(np.median(durations)),
+            "min_s": float(durations.min()),
+            "max_s": float(durations.max()),
+        },
+    }
+
+
+def build_recognizer(hparams, device):
+    """An ``EmotionRecognizer`` on a stage's modules, as an exported model folder would give.
+
+    ``Pretrained`` freezes the modules and puts them in eval mode: call this after the training measurements.
+
+    Arguments
+    ---------
+    hparams : dict
+        The stage's hparams.
+    device : str
+
+    Returns
+    -------
+    EmotionRecognizer
+    """
+    encoders = build_label_encoders(hparams["save_folder"])
+    recognizer_hparams = {
+        "label_encoder": encoders["emo"],
+        "gender_encoder": encoders["gender"],
+        "style_encoder": encoders["style"],
+        "tokenizer": build_tokenizer(hparams["save_folder"]),
+        "sample_rate": SAMPLE_RATE,
+        "min_samples": receptive_field(hparams["wav2vec2"]),
+    }
+    return EmotionRecognizer(
+        modules={"encoder": hparams["encoder"], "heads": hparams["heads"]},
+        hparams=recognizer_hparams,
+        run_opts={"device": device},
+    )
+
+
+def measure_inference(hparams, args):
+    """Real-time factor of ``classify_batch`` of both stages' recognizers and of the bare backbone forward.
+
+    One utterance of ``--seconds``, as ``classify_file`` gets it; the bare forward is the stage-1 Hugging Face
+    model (the backbone without adapters) under ``torch.no_grad`` in eval mode.
+
+    Arguments
+    ---------
+    hparams : dict
+        Stage -> its hparams.
+    args : argparse.Namespace
+
+    Returns
+    -------
+    dict
+    """
+    recognizers = {stage: build_recognizer(hparams[stage], args.device) for stage in STAGES}
+    generator = torch.Generator().manual_seed(args.seed)
+    wav = 0.1 * torch.randn(1, int(round(args.seconds * SAMPLE_RATE)), generator=generator)
+    wav_lens = torch.ones(1)
+    hf_model = hparams["stage1"]["wav2vec2"].model.eval()
+
+    def bare_forward():
+        with torch.no_grad():
+            hf_model(wav.to(args.device))
+
+    steps = {"bare": bare_forward}
+    steps.update({stage: _bind(recognizers[stage].classify_batch, wav, wav_lens) for stage in STAGES})
+    times, _ = time_in_turns(steps, max(args.repeats, 5), args.warmup, args.device, args.seed, clock=CLOCKS[args.clock])
+    bare_s = statistics.median(times["bare"])
+    results = {
+        "audio_seconds": args.seconds,
+        "bare_forward_s": bare_s,
+        "bare_forward_times_s": times["bare"],
+        "bare_rtf": bare_s / args.seconds,
+    }
+    for stage in STAGES:
+        stage_s = statistics.median(times[stage])
+        results[stage] = {
+            "classify_s": stage_s,
+            "classify_times_s": times[stage],
+            "rtf": stage_s / args.seconds,
+            "over_bare": paired_ratio(times[stage], times["bare"]),
+        }
+    return results
+
+
+def run_benchmark(args):
+    """Runs every measurement; returns the results dictionary (what ``--output_json`` holds)."""
+    if args.device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda was asked for, but torch sees no CUDA device.")
+        if args.clock != "wall":
+            raise SystemExit("--clock process measures CPU seconds: use --clock wall with --device cuda.")
+        args.device = "cuda:0" if args.device == "cuda" else args.device
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as work_dir:
+        backbone_folder = args.backbone_folder or os.path.join(work_dir, f"backbone_{args.architecture}")
+        start = time.perf_counter()
+        build_backbone(backbone_folder, args.architecture, seed=args.seed)
+        brains, hparams = {}, {}
+        for stage in STAGES:
+            brains[stage], hparams[stage] = build_stage(stage, backbone_folder, work_dir, args.device)
+        setup_s = time.perf_counter() - start
+        brain = brains["stage1"]
+        batch = make_batch(args.batch_size, args.seconds, brain.label_encoders, brain.tokenizer, args.seed)
+        results = {"settings": _settings(args, setup_s)}
+        results["training"] = measure_training(brains, hparams, batch, args)
+        results["padding"] = measure_padding(hparams["stage1"], args.padding_utterances, args.padding_epochs, args.seed)
+        results["inference"] = measure_inference(hparams, args)
+    results["settings"]["total_s"] = time.perf_counter() - start
+    return results
+
+
+def format_report(results):
+    """The results as Markdown tables (what the README shows).
+
+    Arguments
+    ---------
+    results : dict
+        From ``run_benchmark``.
+
+    Returns
+    -------
+    str
+    """
+    s, train, pad, infer = results["settings"], results["training"], results["padding"], results["inference"]
+    lines = [
+        f"## {s['architecture']} on {s['device']} ({s['device_name']}, {s['threads']} threads), "
+        f"batch {s['batch_size']} x {s['seconds']:g} s, {s['clock']} clock, median of {s['repeats']}",
+        "",
+        "| training step | stage 1 | stage 2 | target |",
+        "|---|---|---|---|",
+        _row("step time (s)", [train[t]["step_s"] for t in STAGES], "{:.3f}"),
+        _row("bare backbone step (s)", [train[t]["reference_step_s"] for t in STAGES], "{:.3f}"),
+        _row("  of which optimizer (s)", [train[t]["reference_optimizer_s"] for t in STAGES], "{:.3f}"),
+        _row("overhead: step / bare step", [train[t]["overhead"] for t in STAGES], "{:.3f}", "<= 1.10"),
+        f"| stage 2 / stage 1 | | {train['stage2_over_stage1']:.3f} | <= 0.70 |",
+        f"| bare adapters / bare full | | {train['bare_adapters_over_bare_full']:.3f} | |",
+        _row("audio s trained per clock s", [train[t]["audio_s_per_s"] for t in STAGES], "{:.2f}"),
+        _row("CNN forward share of step", [train[t]["cnn_share"] for t in STAGES], "{:.1%}"),
+        _row("step peak memory above its start (MB)", [train[t]["memory"]["step_mb"] for t in STAGES], "{:.0f}"),
+        _row("  same for the bare step (MB)", [train[t]["reference_memory"]["step_mb"] for t in STAGES], "{:.0f}"),
+        _row("trainable parameters", [train[t]["parameters"]["trainable"] for t in STAGES], "{:,}"),
+        _row("total parameters", [train[t]["parameters"]["total"] for t in STAGES], "{:,}"),
+        _row("trainable share", [train[t]["parameters"]["trainable_share"] for t in STAGES], "{:.2%}"),
+        "",
+        "| padding (IEMOCAP-like lengths) | efficiency | mean batch | batches / epoch | target |",
+        "|---|---|---|---|---|",
+    ]
+    for name, label, target in (("recipe", "recipe batching", "> 0.90"), ("random_16", "random batches of 16", "")):
+        p = pad[name]
+        figures = f"{p['efficiency']:.3f} | {p['mean_batch_size']:.1f} | {p['batches_per_epoch']:.0f}"
+        lines.append(f"| {label} | {figures} | {target} |")
+    lines += [
+        "",
+        f"| inference, 1 x {infer['audio_seconds']:g} s | time (s) | RTF | / bare forward |",
+        "|---|---|---|---|",
+        f"| bare backbone forward | {infer['bare_forward_s']:.4f} | {infer['bare_rtf']:.4f} | 1.000 |",
+    ]
+    for stage in STAGES:
+        i = infer[stage]
+        lines.append(f"| EmotionRecognizer, {stage} | {i['classify_s']:.4f} | {i['rtf']:.4f} | {i['over_bare']:.3f} |")
+    d = pad["durations"]
+    lines += [
+        "",
+        f"Reference: {train['reference']}",
+        f"Memory: {train['stage1']['memory']['method']}.",
+        f"Padding: {d['n_utterances']} utterances, {d['distribution']} (sample: mean {d['mean_s']:.2f} s, median "
+        f"{d['median_s']:.2f} s, {d['min_s']:.2f}-{d['max_s']:.2f} s), {d['epochs']} epochs; recipe batching: "
+        f"{pad['recipe_batching']}.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    """Runs the benchmark, prints the tables and writes ``--output_json``."""
+    args = parse_args(argv)
+    results = run_benchmark(args)
+    print(format_report(results))
+    if args.output_json:
+        folder = os.path.dirname(os.path.abspath(args.output_json))
+        os.makedirs(folder, exist_ok=True)
+        with open(args.output_json, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=2)
+        print(f"\nWrote {args.output_json}")
+    return results
+
+
+def _settings(args, setup_s):
+    settings = {key: value for key, value in vars(args).items() if key != "backbone_folder"}
+    settings.update(
+        {
+            "threads": torch.get_num_threads(),
+            "device_name": _device_name(args.device),
+            "nproc": os.cpu_count(),
+            "torch": torch.__version__,
+            "speechbrain": sb.__version__,
+            "python": platform.python_version(),
+            "setup_s": setup_s,
+        }
+    )
+    return settings
+
+
+def _device_name(device):
+    if str(device).startswith("cuda"):
+        return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _proc_status_kb(field):
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}.")
+
+
+def _synchronize(device):
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize(device)
+
+
+def _bind(function, *args):
+    return lambda: function(*args)
+
+
+def _row(label, values, fmt, target=""):
+    cells = ["n/a" if v is None else fmt.format(v) for v in values]
+    return f"| {label} | {' | '.join(cells)} | {target} |"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""The benchmark (``recipes/benchmark.py``) in CI form: tiny backbone, small batches, few repeats.
+
+It must produce every figure, finite and positive where it must be, with ratios that are the ratios of the
+absolute times it reports, and write them as JSON. How fast anything is is not asserted: CI machines vary.
+"""
+
+import doctest
+import json
+import math
+import statistics
+
+import numpy as np
+import pytest
+
+from recipes import benchmark
+from tests.conftest import run_recipe
+
+STAGES = ("stage1", "stage2")
+REPEATS = 2
+PADDING_UTTERANCES = 300
+
+
+@pytest.fixture(scope="module")
+def benchmark_run(tiny_backbone, tmp_path_factory):
+    """The benchmark command run once on the tiny backbone: ``(printed report, JSON results)``."""
+    output_json = tmp_path_factory.mktemp("benchmark") / "results" / "bench.json"
+    done = run_recipe(
+        "recipes/benchmark.py",
+        "--architecture", "tiny",
+        "--backbone_folder", tiny_backbone,
+        "--batch_size", "2",
+        "--seconds", "1.5",
+        "--repeats", str(REPEATS),
+        "--warmup", "1",
+        "--threads", "2",
+        "--padding_utterances", str(PADDING_UTTERANCES),
+        "--padding_epochs", "1",
+        "--output_json", output_json,
+        timeout=300,
+    )
+    with open(output_json, encoding="utf-8") as handle:
+        return done.stdout, json.load(handle)
+
+
+def assert_ratio(ratio, numerator, denominator):
+    """``ratio`` is numerator / denominator, or for lists of per-round times the median of the per-round ratios."""
+    assert math.isfinite(ratio) and ratio > 0
+    if isinstance(numerator, list):
+        assert len(numerator) == len(denominator) > 0
+        expected = statistics.median(a / b for a, b in zip(numerator, denominator))
+    else:
+        expected = numerator / denominator
+    assert ratio == pytest.approx(expected, rel=1e-9)
+
+
+def test_benchmark_writes_json_and_prints_every_table(benchmark_run):
+    report, results = benchmark_run
+    assert set(results) == {"settings", "training", "padding", "inference"}
+    for heading in ("| training step |", "| padding (IEMOCAP-like lengths) |", "| inference, 1 x 1.5 s |"):
+        assert heading in report
+    assert "Wrote " in report
+    settings = results["settings"]
+    assert (settings["architecture"], settings["device"], settings["repeats"]) == ("tiny", "cpu", REPEATS)
+    assert settings["threads"] == 2 and settings["device_name"]
+
+
+def test_training_figures_are_positive_and_consistent_with_the_reported_times(benchmark_run):
+    training = benchmark_run[1]["training"]
+    assert training["audio_seconds_per_step"] == pytest.approx(2 * 1.5)
+    assert "AdamW" in training["reference"]
+    for stage in STAGES:
+        figures = training[stage]
+        for key in ("step_times_s", "reference_step_times_s"):
+            assert len(figures[key]) == REPEATS and all(t > 0 and math.isfinite(t) for t in figures[key])
+        assert figures["step_s"] == pytest.approx(statistics.median(figures["step_times_s"]))
+        assert figures["reference_step_s"] == pytest.approx(statistics.median(figures["reference_step_times_s"]))
+        assert 0 < figures["reference_optimizer_s"] < figures["reference_step_s"]
+        assert_ratio(figures["overhead"], figures["step_times_s"], figures["reference_step_times_s"])
+        assert_ratio(figures["audio_s_per_s"], training["audio_seconds_per_step"], figures["step_s"])
+        assert figures["cnn_forward_s"] == pytest.approx(statistics.median(figures["cnn_forward_times_s"]))
+        assert_ratio(figures["cnn_share"], figures["cnn_forward_times_s"], figures["step_times_s"])
+        assert 0 < figures["cnn_share"] < 1 and 0 < figures["reference_cnn_share"] < 1
+        for memory in (figures["memory"], figures["reference_memory"]):
+            assert memory["peak_mb"] > 0 and memory["step_mb"] >= 0 and memory["method"]
+    assert_ratio(training["stage2_over_stage1"], training["stage2"]["step_times_s"], training["stage1"]["step_times_s"])
+    assert_ratio(
+        training["bare_adapters_over_bare_full"],
+        training["stage2"]["reference_step_times_s"],
+        training["stage1"]["reference_step_times_s"],
+    )
+
+
+def test_parameter_counts_show_what_each_stage_trains(benchmark_run):
+    training = benchmark_run[1]["training"]
+    counts = {stage: training[stage]["parameters"] for stage in STAGES}
+    for count in counts.values():
+        assert 0 < count["trainable"] < count["total"]
+        assert_ratio(count["trainable_share"], count["trainable"], count["total"])
+    # Stage 2 adds adapters to the same backbone and freezes the backbone.
+    assert counts["stage2"]["total"] > counts["stage1"]["total"]
+    frozen = {stage: count["total"] - count["trainable"] for stage, count in counts.items()}
+    assert frozen["stage2"] >= frozen["stage1"]
+
+
+def test_padding_figures_describe_the_recipe_and_random_batches(benchmark_run):
+    padding = benchmark_run[1]["padding"]
+    assert "DynamicBatchSampler" in padding["recipe_batching"]
+    assert padding["durations"]["n_utterances"] == PADDING_UTTERANCES
+    for name in ("recipe", "random_16"):
+        figures = padding[name]
+        assert 0 < figures["efficiency"] <= 1
+        assert 1 <= figures["min_batch_size"] <= figures["mean_batch_size"] <= figures["max_batch_size"] <= 16
+        assert figures["batches_per_epoch"] * figures["mean_batch_size"] == pytest.approx(PADDING_UTTERANCES)
+    assert padding["random_16"]["max_batch_size"] == 16
+
+
+def test_inference_rtf_is_consistent_with_the_reported_times(benchmark_run):
+    inference = benchmark_run[1]["inference"]
+    assert inference["audio_seconds"] == 1.5
+    assert_ratio(inference["bare_rtf"], inference["bare_forward_s"], inference["audio_seconds"])
+    assert inference["bare_forward_s"] == pytest.approx(statistics.median(inference["bare_forward_times_s"]))
+    for stage in STAGES:
+        figures = inference[stage]
+        assert figures["classify_s"] == pytest.approx(statistics.median(figures["classify_times_s"]))
+        assert_ratio(figures["rtf"], figures["classify_s"], inference["audio_seconds"])
+        assert_ratio(figures["over_bare"], figures["classify_times_s"], inference["bare_forward_times_s"])
+
+
+def test_iemocap_like_durations_have_the_corpus_median_mean_and_range():
+    durations = benchmark.iemocap_like_durations(20000, seed=0)
+    assert np.median(durations) == pytest.approx(3.5, rel=0.03)
+    assert durations.mean() == pytest.approx(4.5, rel=0.03)
+    assert durations.min() >= 0.6 and durations.max() <= 34.0
+
+
+def test_benchmark_doctests_pass():
+    failures, tried = doctest.testmod(benchmark, optionflags=doctest.ELLIPSIS)
+    assert tried > 0 and failures == 0
