@@ -48,7 +48,7 @@ class MultiTaskSERBrain(sb.Brain):
         """Waveforms -> encoder frames -> every head's log-probabilities and latents."""
         batch = batch.to(self.device)
         wavs, wav_lens = batch.sig
-        feats = self.modules.encoder(wavs, wav_lens)
+        feats = self.modules.encoder(wavs, wav_lens, utterance_ids=batch.id)
         frame_lens = self.hparams.encoder.relative_frame_lengths(wav_lens, wavs.shape[1], feats.shape[1])
         predictions = self.modules.heads(feats, frame_lens)
         predictions["frame_lens"] = frame_lens
@@ -77,7 +77,7 @@ class MultiTaskSERBrain(sb.Brain):
             loss = loss + self.hparams.scl_weight * losses["scl"]
         if not torch.isfinite(loss):
             # SpeechBrain skips the step (gradients are dropped) and counts it; say which utterances it was.
-            self.nonfinite_batches.append({"ids": list(batch.id), "losses": {k: float(v) for k, v in losses.items()}})
+            self.nonfinite_batches.append({"ids": list(batch.id), "losses": {k: float(v.detach()) for k, v in losses.items()}})
             logger.warning(
                 "Non-finite loss %s on the batch of %s: it does not update the model.",
                 self.nonfinite_batches[-1]["losses"],

@@ -39,6 +39,8 @@ from speechbrain.utils.checkpoints import (
     register_checkpoint_hooks,
 )
 
+from custom_modules.feature_cache import CNNFeatureCache, cnn_output_frames
+
 FINETUNE_MODES = ("full", "adapters", "frozen")
 # Names of the parameters that adapters add (LoRA and HoulsbyAdapterLinear naming).
 ADAPTER_KEY_MARKERS = ("adapter_down_proj", "adapter_up_proj", "pretrained_module", "pretrained_linear")
@@ -134,6 +136,9 @@ class SSLEncoder(AdaptedModel):
     save_frozen : bool
         Checkpoints hold the whole encoder (True: a later stage can rebuild it without the hub) or only the
         trainable parameters (False: small checkpoints; the frozen part is loaded before recovery).
+    cache_cnn_features : bool
+        Compute the frozen CNN's output once per utterance and reuse it in later epochs (exact; see
+        ``custom_modules.feature_cache``). Used when ``forward`` is given utterance ids.
 
     Example
     -------
@@ -161,6 +166,7 @@ class SSLEncoder(AdaptedModel):
         freeze_feature_encoder=True,
         manual_adapter_insertion=False,
         save_frozen=True,
+        cache_cnn_features=False,
     ):
         if finetune not in FINETUNE_MODES:
             raise ValueError(f"finetune must be one of {FINETUNE_MODES}, got {finetune!r}.")
@@ -198,14 +204,25 @@ class SSLEncoder(AdaptedModel):
         if getattr(hf_model, "masked_spec_embed", None) is not None and not hf_model.config.apply_spec_augment:
             # Never used without SpecAugment; left trainable it would break DDP and inflate the counts.
             hf_model.masked_spec_embed.requires_grad = False
+        if cache_cnn_features and not freeze_feature_encoder:
+            raise ValueError("cache_cnn_features needs freeze_feature_encoder: True (a training CNN changes its output).")
+        self.cnn_feature_cache = CNNFeatureCache(hf_model) if cache_cnn_features else None
         if use_adapters and not manual_adapter_insertion:
             self.insert_adapters()
 
-    def forward(self, wavs, wav_lens=None):
-        """Encodes a padded batch of waveforms ``[batch, samples]`` (``wav_lens`` relative) into frames."""
+    def forward(self, wavs, wav_lens=None, utterance_ids=None):
+        """Encodes a padded batch of waveforms ``[batch, samples]`` (``wav_lens`` relative) into frames.
+
+        ``utterance_ids`` (one per waveform) let the CNN feature cache, if enabled, serve utterances it has seen.
+        """
         if self.normalize_wav:
             wavs = normalize_waveforms(wavs, wav_lens)
-        return self.adapted_model(wavs, wav_lens)
+        if self.cnn_feature_cache is None or utterance_ids is None:
+            return self.adapted_model(wavs, wav_lens)
+        lens = torch.ones(wavs.shape[0]) if wav_lens is None else wav_lens
+        n_samples = torch.round(lens * wavs.shape[1])  # as SpeechBrain's make_padding_masks
+        with self.cnn_feature_cache.utterances(utterance_ids, n_samples.tolist()):
+            return self.adapted_model(wavs, wav_lens)
 
     def relative_frame_lengths(self, wav_lens, n_samples, n_frames):
         """The relative lengths of the encoder's output frames (see ``relative_frame_lengths``)."""
@@ -333,10 +350,7 @@ def relative_frame_lengths(config, wav_lens, n_samples, n_frames):
     >>> relative_frame_lengths(config, torch.tensor([1.0, 0.5]), 16000, 49) * 49
     tensor([49., 24.])
     """
-    frames = torch.round(wav_lens * n_samples)
-    for kernel, stride in zip(config.conv_kernel, config.conv_stride):
-        frames = torch.div(frames - kernel, stride, rounding_mode="floor") + 1
-    return frames.clamp(min=1) / n_frames
+    return cnn_output_frames(config, torch.round(wav_lens * n_samples)) / n_frames
 
 
 def ssl_output_size(ssl_model):

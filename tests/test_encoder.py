@@ -130,3 +130,51 @@ def test_adapter_targets_that_match_no_layer_raise(tiny_lobe, setting):
 def test_unknown_finetune_mode_raises(tiny_lobe):
     with pytest.raises(ValueError, match="finetune must be one of"):
         SSLEncoder(tiny_lobe(), finetune="partial")
+
+
+def _masked_mean_loss(encoder, wavs, lens, ids):
+    feats = encoder(wavs, lens, utterance_ids=ids)
+    frame_lens = encoder.relative_frame_lengths(lens, wavs.shape[1], feats.shape[1])
+    mask = (torch.arange(feats.shape[1]) < torch.round(frame_lens * feats.shape[1]).unsqueeze(1)).unsqueeze(2)
+    return feats, (feats * mask).sum() / mask.sum()
+
+
+def test_cnn_feature_cache_gives_the_uncached_encoder_and_gradients_and_skips_the_cnn_once_seen(tiny_lobe):
+    plain = SSLEncoder(tiny_lobe(), finetune="full").eval()
+    cached = SSLEncoder(tiny_lobe(), finetune="full", cache_cnn_features=True).eval()
+    cnn_calls = []
+    cached.adapted_model.model.feature_extractor.conv_layers[0].register_forward_hook(lambda *_: cnn_calls.append(1))
+    generator = torch.Generator().manual_seed(0)
+    waveforms = {name: torch.randn(n, generator=generator) for name, n in (("a", 8000), ("b", 5000), ("c", 3200))}
+
+    def padded(names):
+        longest = max(waveforms[name].numel() for name in names)
+        wavs = torch.stack([torch.nn.functional.pad(waveforms[name], (0, longest - waveforms[name].numel())) for name in names])
+        return wavs, torch.tensor([waveforms[name].numel() / longest for name in names])
+
+    for names in (["a", "b", "c"], ["c", "b"], ["b", "a"]):  # first sight, then from the cache in other batches
+        calls_before = len(cnn_calls)
+        wavs, lens = padded(names)
+        plain.zero_grad()
+        cached.zero_grad()
+        expected, expected_loss = _masked_mean_loss(plain, wavs, lens, names)
+        got, loss = _masked_mean_loss(cached, wavs, lens, names)
+        expected_loss.backward()
+        loss.backward()
+        frames = torch.round(plain.relative_frame_lengths(lens, wavs.shape[1], expected.shape[1]) * expected.shape[1])
+        for row, n in enumerate(frames.long().tolist()):
+            assert torch.allclose(got[row, :n], expected[row, :n], atol=1e-5), names[row]
+        for (name, p), q in zip(plain.named_parameters(), cached.parameters()):
+            if p.grad is not None:
+                assert torch.allclose(q.grad, p.grad, atol=1e-5), name
+        assert len(cnn_calls) - calls_before == (3 if names == ["a", "b", "c"] else 0)
+    assert sorted(cached.cnn_feature_cache.features) == ["a", "b", "c"]
+    # Without utterance ids (inference) the CNN runs as usual.
+    calls_before = len(cnn_calls)
+    assert torch.allclose(cached(*padded(["a"])), plain(*padded(["a"])), atol=1e-5)
+    assert len(cnn_calls) == calls_before + 1
+
+
+def test_cnn_feature_cache_refuses_a_training_feature_encoder(tiny_lobe):
+    with pytest.raises(ValueError, match="cache_cnn_features needs freeze_feature_encoder"):
+        SSLEncoder(tiny_lobe(), finetune="full", freeze_feature_encoder=False, cache_cnn_features=True)

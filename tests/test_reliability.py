@@ -77,6 +77,18 @@ def test_same_seed_gives_the_same_metrics(generated_corpus, tiny_backbone, unint
     assert load_json(uninterrupted, "test_predictions.json") == load_json(again, "test_predictions.json")
 
 
+def test_run_without_the_cnn_feature_cache_ends_like_the_cached_default(generated_corpus, tiny_backbone, uninterrupted, tmp_path):
+    uncached = str(tmp_path / "stage1")
+    options = [*INTRA_EPOCH, "--cache_cnn_features", "False"]
+    run_recipe(*stage1_command(generated_corpus[0], tiny_backbone, uncached, *options, epochs=EPOCHS))
+    reference, metrics = load_json(uninterrupted, "test_metrics.json"), load_json(uncached, "test_metrics.json")
+    exact = ("WA", "UA", "confusion_matrix", "epoch")
+    assert {k: metrics[k] for k in exact} == {k: reference[k] for k in exact}
+    assert metrics["loss"] == pytest.approx(reference["loss"], rel=1e-4)
+    log, reference_log = read_train_log(uncached), read_train_log(uninterrupted)
+    assert [row[1:] for row in log] == pytest.approx([row[1:] for row in reference_log], rel=1e-3)
+
+
 def test_run_killed_mid_epoch_resumes_and_ends_like_an_uninterrupted_one(generated_corpus, tiny_backbone, uninterrupted, tmp_path):
     output = str(tmp_path / "stage1")
     command = stage1_command(generated_corpus[0], tiny_backbone, output, *INTRA_EPOCH, epochs=EPOCHS)
