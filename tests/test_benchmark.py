@@ -80,9 +80,16 @@ def test_training_figures_are_positive_and_consistent_with_the_reported_times(be
         assert figures["cnn_forward_s"] == pytest.approx(statistics.median(figures["cnn_forward_times_s"]))
         assert_ratio(figures["cnn_share"], figures["cnn_forward_times_s"], figures["step_times_s"])
         assert 0 < figures["cnn_share"] < 1 and 0 < figures["reference_cnn_share"] < 1
+        assert figures["cached_step_s"] == pytest.approx(statistics.median(figures["cached_step_times_s"]))
+        assert_ratio(figures["cached_over_uncached"], figures["cached_step_times_s"], figures["step_times_s"])
         for memory in (figures["memory"], figures["reference_memory"]):
             assert memory["peak_mb"] > 0 and memory["step_mb"] >= 0 and memory["method"]
     assert_ratio(training["stage2_over_stage1"], training["stage2"]["step_times_s"], training["stage1"]["step_times_s"])
+    assert_ratio(
+        training["cached_stage2_over_cached_stage1"],
+        training["stage2"]["cached_step_times_s"],
+        training["stage1"]["cached_step_times_s"],
+    )
     assert_ratio(
         training["bare_adapters_over_bare_full"],
         training["stage2"]["reference_step_times_s"],
