@@ -44,7 +44,7 @@ from custom_modules.backbones import build_backbone  # noqa: E402
 from custom_modules.metrics import classification_summary  # noqa: E402
 from custom_modules.synthetic_iemocap import generate_corpus  # noqa: E402
 from custom_modules.vocabulary import EMOTIONS  # noqa: E402
-from recipes.classify import format_table, load_model  # noqa: E402
+from recipes.classify import load_model  # noqa: E402
 
 # Said by transformers when SpeechBrain's lobe loads the backbone; nothing a demo user can act on.
 warnings.filterwarnings("ignore", message=".*gradient_checkpointing_disable.*", category=FutureWarning)
@@ -64,7 +64,7 @@ TINY_BACKBONE_OVERRIDES = [
 ]
 DEFAULT_EPOCHS = 6
 CORPUS_SEED = 0
-SHOWN_FILES = 8
+EXAMPLES_PER_CLASS = 2
 
 
 class DemoError(Exception):
@@ -92,14 +92,21 @@ def prepare_inputs(output_folder):
 
 
 def run_step(name, command, log_path):
-    """Runs one recipe command from the repository root, printing it, and its console output to ``log_path``."""
-    print(f"\n== {name}\n$ python {shlex.join(command)}", flush=True)
-    with open(log_path, "w", encoding="utf-8") as log:
-        done = subprocess.run([sys.executable, *command], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    if done.returncode != 0:
+    """Runs one recipe command from the repository root, printing it; its console output (SpeechBrain's log
+    and progress bars) goes to the terminal and to ``log_path``."""
+    print(f"\n== {name}\n$ python {shlex.join(command)}")
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, *command], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # Raw chunks, not lines: tqdm redraws its bar with carriage returns.
+        while chunk := process.stdout.read1(4096):
+            log.write(chunk)
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+        returncode = process.wait()
+    if returncode != 0:
         with open(log_path, encoding="utf-8", errors="replace") as log:
             tail = "".join(log.readlines()[-20:])
-        raise DemoError(f"{name} failed (exit status {done.returncode}); its log is {log_path}:\n{tail}")
+        raise DemoError(f"{name} failed (exit status {returncode}); its log is {log_path}:\n{tail}")
 
 
 def read_metrics(run_folder):
@@ -134,31 +141,52 @@ def train_and_export(corpus_parent, backbone, output_folder, test_session, stage
 
 
 def classify_test_session(exported, stage2):
-    """Classifies the stage-2 run's test manifest with the exported model; returns ``(results, summary)``."""
+    """Classifies the stage-2 run's test manifest with the exported model.
+
+    Returns
+    -------
+    rows : list of (utt_id, manifest entry, prediction)
+    summary : dict
+        WA, UA, ... of the predicted emotions (``classification_summary``), and ``agreeing_with_training``: on
+        how many files the exported model predicts what the training run predicted at its test evaluation.
+    """
     with open(os.path.join(stage2, "manifests", "test.json"), encoding="utf-8") as handle:
         manifest = json.load(handle)
-    files = [entry["wav"] for entry in manifest.values()]
     model = load_model(exported, "cpu")
-    results = model.predict_files(files, batch_size=8)
+    results = model.predict_files([entry["wav"] for entry in manifest.values()], batch_size=8)
     failed = [result for result in results if "error" in result]
     if failed:
         raise DemoError(f"{len(failed)} test files could not be classified, e.g. {failed[0]}")
-    targets = [EMOTIONS.index(entry["emo"]) for entry in manifest.values()]
-    predictions = [EMOTIONS.index(result["emotion"]) for result in results]
-    summary = classification_summary(targets, predictions, EMOTIONS)
-    # The exported folder must predict what the training run predicted at its test evaluation, file by file.
+    rows = list(zip(manifest, manifest.values(), results))
+    summary = classification_summary(
+        [EMOTIONS.index(entry["emo"]) for entry in manifest.values()],
+        [EMOTIONS.index(result["emotion"]) for result in results],
+        EMOTIONS,
+    )
     with open(os.path.join(stage2, "test_predictions.json"), encoding="utf-8") as handle:
         training_time = {record["id"]: record["emo_pred"] for record in json.load(handle)}
-    summary["agreeing_with_training"] = sum(
-        training_time.get(utt_id) == result["emotion"] for utt_id, result in zip(manifest, results)
-    )
-    return results, summary
+    summary["agreeing_with_training"] = sum(training_time.get(utt_id) == result["emotion"] for utt_id, _, result in rows)
+    return rows, summary
 
 
-def report(results, summary, stage1, stage2, exported, output_folder):
-    shown = [{**result, "file": os.path.relpath(result["file"], output_folder)} for result in results[:SHOWN_FILES]]
-    print(f"\n== The exported model on the test session (first {len(shown)} of {len(results)} files)")
-    print(format_table(shown))
+def examples_table(rows, per_class):
+    """True and predicted emotion, gender and style of the first ``per_class`` utterances of each emotion."""
+    shown = [row for emotion in EMOTIONS for row in [r for r in rows if r[1]["emo"] == emotion][:per_class]]
+    header = ["utterance", "emotion: true", "predicted", "gender: true", "predicted", "style: true", "predicted"]
+    lines = [header]
+    for utt_id, entry, result in shown:
+        cells = [utt_id]
+        for task, truth in (("emotion", entry["emo"]), ("gender", entry["gender"]), ("style", entry["style"])):
+            mark = "" if result[task] == truth else "  x"
+            cells += [truth, f"{result[task]} {result[f'{task}_probs'][result[task]]:.2f}{mark}"]
+        lines.append(cells)
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines)
+
+
+def report(rows, summary, stage1, stage2, exported, output_folder):
+    print(f"\n== The exported model on held-out files (session of the test set; x: wrong; {len(rows)} files in all)")
+    print(examples_table(rows, EXAMPLES_PER_CLASS))
     stage1_metrics, stage2_metrics = read_metrics(stage1), read_metrics(stage2)
     print("\n== Test-session results (toy corpus and backbone: a functional check, not the paper's numbers)")
     print(f"  stage 1 (SER + ASR)       UA {stage1_metrics['UA']:5.1f}  WA {stage1_metrics['WA']:5.1f}  "
@@ -197,11 +225,11 @@ def main(argv=None):
         stage1, stage2, exported = train_and_export(
             corpus_parent, backbone, output_folder, args.test_session, args.stage1_epochs, args.stage2_epochs
         )
-        results, summary = classify_test_session(exported, stage2)
+        rows, summary = classify_test_session(exported, stage2)
     except DemoError as error:
         print(f"demo.py: error: {error}", file=sys.stderr)
         return 1
-    report(results, summary, stage1, stage2, exported, output_folder)
+    report(rows, summary, stage1, stage2, exported, output_folder)
     return 0
 
 
