@@ -120,7 +120,6 @@ class MultiTaskSERBrain(sb.Brain):
         self.loss_batches = 0
         self.test_records = []
         self.hypotheses = {}
-
         self.stage_start_time = time.time()
 
     def on_stage_end(self, stage, stage_loss, epoch=None):

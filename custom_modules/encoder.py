@@ -220,7 +220,7 @@ class SSLEncoder(AdaptedModel):
         if self.cnn_feature_cache is None or utterance_ids is None:
             return self.adapted_model(wavs, wav_lens)
         lens = torch.ones(wavs.shape[0]) if wav_lens is None else wav_lens
-        n_samples = torch.round(lens * wavs.shape[1])  # as SpeechBrain's make_padding_masks
+        n_samples = true_sample_counts(lens, wavs.shape[1])
         with self.cnn_feature_cache.utterances(utterance_ids, n_samples.tolist()):
             return self.adapted_model(wavs, wav_lens)
 
@@ -315,8 +315,7 @@ def normalize_waveforms(wavs, wav_lens=None, eps=1e-5):
     """
     if wav_lens is None:
         return F.layer_norm(wavs, wavs.shape[1:], eps=eps)
-    lengths = torch.round(wav_lens * wavs.shape[1])  # as SpeechBrain's make_padding_masks
-    mask = length_to_mask(lengths, max_len=wavs.shape[1]).to(wavs.dtype)
+    mask = length_to_mask(true_sample_counts(wav_lens, wavs.shape[1]), max_len=wavs.shape[1]).to(wavs.dtype)
     count = mask.sum(dim=1, keepdim=True)
     mean = (wavs * mask).sum(dim=1, keepdim=True) / count
     variance = ((wavs - mean) * mask).pow(2).sum(dim=1, keepdim=True) / count
@@ -350,7 +349,21 @@ def relative_frame_lengths(config, wav_lens, n_samples, n_frames):
     >>> relative_frame_lengths(config, torch.tensor([1.0, 0.5]), 16000, 49) * 49
     tensor([49., 24.])
     """
-    return cnn_output_frames(config, torch.round(wav_lens * n_samples)) / n_frames
+    return cnn_output_frames(config, true_sample_counts(wav_lens, n_samples)) / n_frames
+
+
+def true_sample_counts(wav_lens, n_samples):
+    """Each waveform's own number of samples in a padded batch of ``n_samples`` samples.
+
+    Rounded as SpeechBrain's ``make_padding_masks`` rounds them for the Hugging Face attention mask: the
+    normalisation, the frame lengths and the CNN feature cache must count the same samples as that mask.
+
+    Example
+    -------
+    >>> true_sample_counts(torch.tensor([1.0, 0.3333]), 16000)
+    tensor([16000.,  5333.])
+    """
+    return torch.round(wav_lens * n_samples)
 
 
 def ssl_output_size(ssl_model):

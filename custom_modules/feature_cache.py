@@ -1,8 +1,8 @@
 """Exact caching of a frozen CNN feature encoder's output, per utterance.
 
 The paper keeps wav2vec 2.0's CNN feature encoder frozen in both stages, so it computes the same features for an
-utterance in every epoch: 13% of a wav2vec2-base stage-1 training step and 19% of a stage-2 step on CPU
-(``recipes/benchmark.py``). ``CNNFeatureCache`` computes them once per utterance and hands them back
+utterance in every epoch: 11% of a wav2vec2-base stage-1 training step and 19% of a stage-2 step on CPU
+(5% and 7.5% for XLS-R-300m; ``recipes/benchmark.py``). ``CNNFeatureCache`` computes them once per utterance and hands them back
 afterwards.
 
 Exact: an utterance's features are computed from its own samples, without padding, the first time it is seen;
