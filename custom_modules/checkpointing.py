@@ -7,6 +7,9 @@ checkpoint, and the next run would try to resume from it and fail on a missing o
 checkpoint only counts once a ``COMPLETE`` marker is written after all its files; folders without it are left
 out (and removed by the main process, with a warning), so a resumed run starts from the last complete one.
 
+Under DDP every process lists the checkpoints after saving (``delete_checkpoints``) and runs one collective
+per checkpoint it deletes, so all processes must see the same list: they wait for the main process's marker.
+
 Authors
  * SER two-stage adapters recipe contributors, 2026
 """
@@ -17,7 +20,7 @@ import re
 import shutil
 
 from speechbrain.utils.checkpoints import Checkpointer
-from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.distributed import ddp_barrier, if_main_process
 from speechbrain.utils.logger import get_logger
 
 logger = get_logger(__name__)
@@ -48,6 +51,10 @@ class InterruptSafeCheckpointer(Checkpointer):
         checkpoint = super().save_checkpoint(meta=meta, end_of_epoch=end_of_epoch, name=name, verbosity=verbosity)
         if checkpoint is not None:
             (checkpoint.path / COMPLETE_MARKER).touch()
+        # A process that listed the checkpoints before the marker existed would leave out the new one, delete one
+        # checkpoint fewer than the main process and wait in a barrier while it waits in a broadcast: a deadlock
+        # (seen under torchrun on CPU about once in 17 runs).
+        ddp_barrier()
         return checkpoint
 
     def _list_checkpoint_dirs(self):

@@ -3,6 +3,7 @@
 import json
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import sys
@@ -104,8 +105,6 @@ def test_run_killed_mid_epoch_resumes_and_ends_like_an_uninterrupted_one(generat
 
 
 def test_checkpoint_interrupted_while_saving_is_not_resumed_from(generated_corpus, tiny_backbone, uninterrupted, tmp_path):
-    import shutil
-
     output = str(tmp_path / "stage1")
     shutil.copytree(uninterrupted, output)
     save = os.path.join(output, "save")
@@ -120,12 +119,20 @@ def test_checkpoint_interrupted_while_saving_is_not_resumed_from(generated_corpu
     assert load_json(output, "test_metrics.json")["UA"] == load_json(uninterrupted, "test_metrics.json")["UA"]
 
 
+def torchrun():
+    """``python -m torch.distributed.run`` with two processes, on a port of its own."""
+    return ["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port()]
+
+
+DDP_ON_CPU = ["--distributed_backend", "gloo", "--device", "cpu"]
+
+
 def test_both_stages_run_under_torchrun_on_cpu(generated_corpus, tiny_backbone, tmp_path):
-    launcher = ["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port()]
-    ddp = ["--distributed_backend", "gloo", "--device", "cpu"]
     stage1, stage2 = str(tmp_path / "stage1"), str(tmp_path / "stage2")
-    first = run_recipe(*launcher, *stage1_command(generated_corpus[0], tiny_backbone, stage1, *ddp, epochs="2"))
-    second = run_recipe(*launcher, *stage2_command(generated_corpus[0], tiny_backbone, stage1, stage2, *ddp, epochs="2"))
+    first = run_recipe(*torchrun(), *stage1_command(generated_corpus[0], tiny_backbone, stage1, *DDP_ON_CPU, epochs="2"))
+    second = run_recipe(
+        *torchrun(), *stage2_command(generated_corpus[0], tiny_backbone, stage1, stage2, *DDP_ON_CPU, epochs="2")
+    )
     n_test = len(load_json(os.path.join(stage1, "manifests"), "test.json"))
     for output, done in ((stage1, first), (stage2, second)):
         log = done.stdout + done.stderr
@@ -135,6 +142,40 @@ def test_both_stages_run_under_torchrun_on_cpu(generated_corpus, tiny_backbone, 
         assert metrics["count"] == n_test, "test metrics cover the whole test set, not one process's shard"
         assert len(load_json(output, "test_predictions.json")) == n_test
 
+
+
+def _save_checkpoints_with_a_slow_marker(rank, folder, store, marker_delay):
+    """One of two DDP processes saving three checkpoints, keeping the best; rank 0 writes its markers late."""
+    import datetime
+    import pathlib
+
+    from custom_modules.checkpointing import InterruptSafeCheckpointer
+
+    os.environ["RANK"] = str(rank)  # how SpeechBrain tells the main process
+    # A deadlock surfaces as an error after this timeout instead of hanging the test.
+    torch.distributed.init_process_group(
+        "gloo", init_method=f"file://{store}", rank=rank, world_size=2, timeout=datetime.timedelta(seconds=20)
+    )
+    if rank == 0:  # a slow file system: the other process lists the checkpoints before the marker is there
+        touch = pathlib.Path.touch
+        pathlib.Path.touch = lambda path, *args, **kwargs: (time.sleep(marker_delay), touch(path, *args, **kwargs))[1]
+    checkpointer = InterruptSafeCheckpointer(folder, recoverables={"layer": torch.nn.Linear(2, 2)})
+    for epoch in range(3):
+        checkpointer.save_and_keep_only(meta={"UA": float(epoch)}, max_keys=["UA"], num_to_keep=1)
+    torch.distributed.destroy_process_group()
+
+
+def test_ddp_processes_agree_on_the_checkpoints_to_delete(tmp_path):
+    folder = tmp_path / "save"
+    torch.multiprocessing.start_processes(
+        _save_checkpoints_with_a_slow_marker,
+        args=(str(folder), str(tmp_path / "store"), 1.0),
+        nprocs=2,
+        start_method="spawn",
+    )
+    kept = [name for name in os.listdir(folder) if name.startswith("CKPT")]
+    assert len(kept) == 1 and (folder / kept[0] / "COMPLETE").is_file()
+    assert "UA: 2.0" in (folder / kept[0] / "CKPT.yaml").read_text()
 
 def _damage(path, kind):
     if kind == "corrupt":
