@@ -224,6 +224,12 @@ class SSLEncoder(AdaptedModel):
         with self.cnn_feature_cache.utterances(utterance_ids, n_samples.tolist()):
             return self.adapted_model(wavs, wav_lens)
 
+    @property
+    def layerdrop(self):
+        """The probability that the Hugging Face model skips a Transformer layer in a training step (LayerDrop;
+        ``Wav2Vec2Config``'s default is 0.1)."""
+        return float(getattr(self.adapted_model.model.config, "layerdrop", 0.0) or 0.0)
+
     def relative_frame_lengths(self, wav_lens, n_samples, n_frames):
         """The relative lengths of the encoder's output frames (see ``relative_frame_lengths``)."""
         return relative_frame_lengths(self.adapted_model.model.config, wav_lens, n_samples, n_frames)

@@ -83,6 +83,7 @@ def fit_and_evaluate(hparams, run_opts, datasets, label_encoders, tokenizer):
     -------
     MultiTaskSERBrain
     """
+    run_opts = with_layerdrop_under_ddp(hparams["encoder"], run_opts)
     brain = MultiTaskSERBrain(
         modules=hparams["modules"],
         opt_class=hparams["opt_class"],
@@ -106,6 +107,39 @@ def fit_and_evaluate(hparams, run_opts, datasets, label_encoders, tokenizer):
     )
     brain.evaluate(datasets["test"], max_key="UA", test_loader_kwargs=hparams["test_dataloader_opts"])
     return brain
+
+
+def with_layerdrop_under_ddp(encoder, run_opts):
+    """The run options, with DDP told to look for unused parameters when the encoder uses LayerDrop.
+
+    LayerDrop skips Transformer layers at random, and each DDP process draws its own: a layer one process skips
+    has no gradient there (nor have its adapters in stage 2), and DDP, by default, waits for every gradient
+    before it averages them, so the processes wait for each other forever at the first step. With
+    ``find_unused_parameters`` DDP counts the skipped parameters as done, the recipe's regularisation stays the
+    one a single-process run gets, at the cost of a search through the autograd graph every step. (DDP still
+    cannot cope with a step in which one process skips every layer holding trainable parameters, as stage 2's
+    adapters are: with 12 or 24 layers at 0.1 that happens with probability 1e-12 or less.)
+
+    Arguments
+    ---------
+    encoder : custom_modules.encoder.SSLEncoder
+    run_opts : dict
+
+    Returns
+    -------
+    dict
+
+    Example
+    -------
+    >>> class Encoder:
+    ...     layerdrop = 0.1
+    >>> with_layerdrop_under_ddp(Encoder(), {"device": "cpu"})  # one process (no RANK): nothing to change
+    {'device': 'cpu'}
+    """
+    if os.environ.get("RANK") is None or encoder.layerdrop == 0 or run_opts.get("find_unused_parameters"):
+        return run_opts
+    logger.info("LayerDrop %.2f skips layers at random: DDP runs with find_unused_parameters.", encoder.layerdrop)
+    return {**run_opts, "find_unused_parameters": True}
 
 
 def load_stage1_encoder(hparams):
