@@ -129,9 +129,12 @@ DDP_ON_CPU = ["--distributed_backend", "gloo", "--device", "cpu"]
 
 def test_both_stages_run_under_torchrun_on_cpu(generated_corpus, tiny_backbone, tmp_path):
     stage1, stage2 = str(tmp_path / "stage1"), str(tmp_path / "stage2")
-    first = run_recipe(*torchrun(), *stage1_command(generated_corpus[0], tiny_backbone, stage1, *DDP_ON_CPU, epochs="2"))
+    # About 20 s each here: a deadlock fails within minutes, not at the default 15.
+    first = run_recipe(
+        *torchrun(), *stage1_command(generated_corpus[0], tiny_backbone, stage1, *DDP_ON_CPU, epochs="2"), timeout=300
+    )
     second = run_recipe(
-        *torchrun(), *stage2_command(generated_corpus[0], tiny_backbone, stage1, stage2, *DDP_ON_CPU, epochs="2")
+        *torchrun(), *stage2_command(generated_corpus[0], tiny_backbone, stage1, stage2, *DDP_ON_CPU, epochs="2"), timeout=300
     )
     n_test = len(load_json(os.path.join(stage1, "manifests"), "test.json"))
     for output, done in ((stage1, first), (stage2, second)):
