@@ -146,7 +146,6 @@ def test_both_stages_run_under_torchrun_on_cpu(generated_corpus, tiny_backbone, 
         assert len(load_json(output, "test_predictions.json")) == n_test
 
 
-
 def test_layerdrop_under_torchrun_does_not_hang(generated_corpus, tiny_backbone, tmp_path):
     """Each process skips its own random layers; DDP waiting for their gradients would hang at the first step."""
     backbone = tmp_path / "tiny_layerdrop"
@@ -158,6 +157,7 @@ def test_layerdrop_under_torchrun_does_not_hang(generated_corpus, tiny_backbone,
     assert "LayerDrop 0.50 skips layers at random: DDP runs with find_unused_parameters" in done.stdout + done.stderr
     assert [row[0] for row in read_train_log(output)] == [1]
     assert load_json(output, "test_metrics.json")["count"] == len(load_json(os.path.join(output, "manifests"), "test.json"))
+
 
 def _save_checkpoints_with_a_slow_marker(rank, folder, store, marker_delay):
     """One of two DDP processes saving three checkpoints, keeping the best; rank 0 writes its markers late."""
