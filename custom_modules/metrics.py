@@ -58,23 +58,46 @@ def classification_summary(targets, predictions, labels):
     Returns
     -------
     dict
+        See ``confusion_summary``.
     """
-    n_classes = len(labels)
-    confusion = torch.zeros(n_classes, n_classes, dtype=torch.long)
+    confusion = [[0] * len(labels) for _ in labels]
     for target, prediction in zip(targets, predictions):
-        confusion[target, prediction] += 1
-    support = confusion.sum(dim=1)
-    present = support > 0
-    recall = confusion.diag().double() / support.clamp(min=1)
-    total = int(support.sum())
+        confusion[target][prediction] += 1
+    return confusion_summary(confusion, labels)
+
+
+def confusion_summary(confusion, labels):
+    """WA, UA (in %), per-class recall (%) and count of a confusion matrix (rows: truth, columns: prediction).
+
+    The one definition of the metrics: the test metrics of a run and the pooled metrics over folds
+    (``recipes/fold_summary.py``) both come from here.
+
+    Arguments
+    ---------
+    confusion : list of list of int
+    labels : list of str
+
+    Returns
+    -------
+    dict
+        ``WA``, ``UA``, ``per_class_recall``, ``confusion_matrix``, ``labels``, ``count``.
+
+    Example
+    -------
+    >>> summary = confusion_summary([[4, 1], [0, 2]], ["neu", "sad"])
+    >>> summary["WA"], summary["UA"], summary["per_class_recall"]
+    (85.71428571428571, 90.0, {'neu': 80.0, 'sad': 100.0})
+    """
+    support = [sum(row) for row in confusion]
+    # Classes absent from the set have no recall and do not count towards UA.
+    recall = [100.0 * row[i] / support[i] if support[i] else None for i, row in enumerate(confusion)]
+    present = [r for r in recall if r is not None]
+    total = sum(support)
     return {
-        "WA": 100.0 * float(confusion.diag().sum()) / total if total else 0.0,
-        # Classes absent from the set have no recall and do not count towards UA.
-        "UA": 100.0 * float(recall[present].mean()) if present.any() else 0.0,
-        "per_class_recall": {
-            label: (100.0 * float(recall[i]) if present[i] else None) for i, label in enumerate(labels)
-        },
-        "confusion_matrix": confusion.tolist(),
+        "WA": 100.0 * sum(row[i] for i, row in enumerate(confusion)) / total if total else 0.0,
+        "UA": sum(present) / len(present) if present else 0.0,
+        "per_class_recall": dict(zip(labels, recall)),
+        "confusion_matrix": [list(row) for row in confusion],
         "labels": list(labels),
         "count": total,
     }

@@ -8,7 +8,7 @@ Reads only what the train scripts write, in the layout of ``recipes/run_folds.py
 
 and writes ``<output_folder>/<experiment>/summary.{json,md}``, ``confusion_matrix.png`` and
 ``training_curves.png``; ``write_comparison`` writes ``<output_folder>/comparison.{json,md}``. Nothing here
-trains or needs torch; ``recipes/run_folds.py`` calls it after every run, and redoes it on demand::
+trains; ``recipes/run_folds.py`` calls it after every run, and redoes it on demand::
 
     python recipes/run_folds.py --summarize --experiment table3_concat_scl_cos --output_folder results/folds
     python recipes/run_folds.py --compare --output_folder results/folds
@@ -28,6 +28,8 @@ import re
 import statistics
 
 import yaml
+
+from custom_modules.metrics import confusion_summary
 
 RECIPES = os.path.dirname(os.path.abspath(__file__))
 EXPERIMENTS_FILE = os.path.join(RECIPES, "experiments.yaml")
@@ -189,7 +191,7 @@ def mean_and_std(values):
 def pooled_metrics(confusion_matrices, labels):
     """UA, WA, per-class recall of the sum of several confusion matrices (rows: truth, columns: prediction).
 
-    As in ``custom_modules.metrics``: classes without test utterances have no recall and do not count in UA.
+    Computed by ``custom_modules.metrics.confusion_summary``, as each run's test metrics are.
 
     Arguments
     ---------
@@ -217,18 +219,7 @@ def pooled_metrics(confusion_matrices, labels):
         for i in range(n):
             for j in range(n):
                 total[i][j] += int(matrix[i][j])
-    support = [sum(row) for row in total]
-    recall = {label: (100.0 * total[i][i] / support[i] if support[i] else None) for i, label in enumerate(labels)}
-    present = [r for r in recall.values() if r is not None]
-    count = sum(support)
-    return {
-        "UA": statistics.mean(present) if present else 0.0,
-        "WA": 100.0 * sum(total[i][i] for i in range(n)) / count if count else 0.0,
-        "per_class_recall": recall,
-        "confusion_matrix": total,
-        "labels": list(labels),
-        "count": count,
-    }
+    return confusion_summary(total, labels)
 
 
 def summarize_stage(fold_results):
