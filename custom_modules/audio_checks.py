@@ -14,7 +14,7 @@ SAMPLE_RATE = 16000
 SILENCE_PEAK = 1e-4
 
 
-def audio_problem(path, min_duration, sample_rate=SAMPLE_RATE, read_samples=True):
+def audio_problem(path, min_duration, sample_rate=SAMPLE_RATE):
     """Says what is wrong with an audio file for training, if anything.
 
     Arguments
@@ -24,8 +24,6 @@ def audio_problem(path, min_duration, sample_rate=SAMPLE_RATE, read_samples=True
         Seconds; shorter files cannot be encoded (wav2vec 2.0 needs at least its receptive field).
     sample_rate : int
         The rate the backbone expects.
-    read_samples : bool
-        Also read the samples: finds truncated data, non-finite values and silent files (else header only).
 
     Returns
     -------
@@ -56,13 +54,13 @@ def audio_problem(path, min_duration, sample_rate=SAMPLE_RATE, read_samples=True
     duration = info.frames / info.samplerate
     if duration < min_duration:
         return f"too short: {duration:.3f} s < {min_duration} s", None
-    if read_samples:
-        try:
-            samples, _ = soundfile.read(path, dtype="float32")
-        except Exception as error:  # truncated or corrupt data after a valid header
-            return f"unreadable wav: {error}", None
-        if not np.isfinite(samples).all():
-            return "non-finite samples (NaN or inf)", None
-        if np.abs(samples).max() < SILENCE_PEAK:
-            return "silent wav: every sample is (close to) zero", None
+    # The samples too: a valid header can sit on truncated data, non-finite values or silence.
+    try:
+        samples, _ = soundfile.read(path, dtype="float32")
+    except Exception as error:  # truncated or corrupt data after a valid header
+        return f"unreadable wav: {error}", None
+    if not np.isfinite(samples).all():
+        return "non-finite samples (NaN or inf)", None
+    if np.abs(samples).max() < SILENCE_PEAK:
+        return "silent wav: every sample is (close to) zero", None
     return None, round(duration, 4)

@@ -131,15 +131,10 @@ def dataio_prepare(hparams):
         for task, label in (("emo", emo), ("gender", gender), ("style", style)):
             yield label_encoders[task].encode_label_torch(label)
 
-    @sb.utils.data_pipeline.takes("id", "transcript")
+    # Transcripts with characters outside the vocabulary were left out before (leave_out_unusable).
+    @sb.utils.data_pipeline.takes("transcript")
     @sb.utils.data_pipeline.provides("tokens")
-    def text_pipeline(utt_id, transcript):
-        unknown = set(transcript) - set(CHARACTERS)
-        if unknown:
-            raise ValueError(
-                f"Transcript of {utt_id} has characters outside the CTC vocabulary: {sorted(unknown)}. "
-                "Manifests from iemocap_prepare.py are normalised; re-create this one with it."
-            )
+    def text_pipeline(transcript):
         return torch.LongTensor(tokenizer.encode_sequence(list(transcript)))
 
     datasets = {}
