@@ -208,15 +208,12 @@ class MultiTaskSERBrain(sb.Brain):
 
     def _write_test_outputs(self, stats, epoch_loaded):
         summaries = {task: metrics.summarize() for task, metrics in self.task_metrics.items()}
-        encoder = self.hparams.encoder
-        trainable = sum(p.numel() for m in (encoder, self.hparams.heads) for p in m.parameters() if p.requires_grad)
-        total = sum(p.numel() for m in (encoder, self.hparams.heads) for p in m.parameters())
         metrics = {
             **{k: v for k, v in summaries["emo"].items()},
             "epoch": epoch_loaded,
             "test_session": self.hparams.test_session,
             "loss": stats["loss"],
-            "parameters": {"trainable": trainable, "total": total, "trainable_share": trainable / total},
+            "parameters": parameter_counts([self.hparams.encoder, self.hparams.heads]),
             "left_out_utterances": {
                 split: len(items) for split, items in self.hparams.__dict__.get("skipped_utterances", {}).items()
             },
@@ -240,3 +237,29 @@ class MultiTaskSERBrain(sb.Brain):
             json.dump(metrics, handle, indent=2)
         with open(os.path.join(output_folder, "test_predictions.json"), "w", encoding="utf-8") as handle:
             json.dump(self.test_records, handle, indent=1)
+
+
+def parameter_counts(modules):
+    """Trainable and total parameters of the given modules (a parameter shared between them counts once).
+
+    Arguments
+    ---------
+    modules : list of torch.nn.Module
+
+    Returns
+    -------
+    dict
+        ``trainable``, ``total``, ``trainable_share``.
+
+    Example
+    -------
+    >>> frozen, trained = torch.nn.Linear(2, 2), torch.nn.Linear(2, 1)
+    >>> frozen.requires_grad_(False)
+    Linear(in_features=2, out_features=2, bias=True)
+    >>> parameter_counts([frozen, trained])
+    {'trainable': 3, 'total': 9, 'trainable_share': 0.3333333333333333}
+    """
+    parameters = {id(p): p for module in modules for p in module.parameters()}.values()
+    trainable = sum(p.numel() for p in parameters if p.requires_grad)
+    total = sum(p.numel() for p in parameters)
+    return {"trainable": trainable, "total": total, "trainable_share": trainable / total}

@@ -83,16 +83,7 @@ def fit_and_evaluate(hparams, run_opts, datasets, label_encoders, tokenizer):
     -------
     MultiTaskSERBrain
     """
-    run_opts = with_layerdrop_under_ddp(hparams["encoder"], run_opts)
-    brain = MultiTaskSERBrain(
-        modules=hparams["modules"],
-        opt_class=hparams["opt_class"],
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
-    )
-    brain.label_encoders = label_encoders
-    brain.tokenizer = tokenizer
+    brain = build_brain(hparams, run_opts, label_encoders, tokenizer)
     train_kwargs = train_loader_kwargs(datasets["train"], hparams)
     # SpeechBrain calls set_epoch() only on samplers it builds itself. Without it DynamicBatchSampler re-permutes
     # its previous order after every epoch, so the batches of epoch N depend on the history of the process and
@@ -106,6 +97,33 @@ def fit_and_evaluate(hparams, run_opts, datasets, label_encoders, tokenizer):
         valid_loader_kwargs=hparams["test_dataloader_opts"],
     )
     brain.evaluate(datasets["test"], max_key="UA", test_loader_kwargs=hparams["test_dataloader_opts"])
+    return brain
+
+
+def build_brain(hparams, run_opts, label_encoders, tokenizer):
+    """The stage's ``MultiTaskSERBrain`` from its hparams, as training (and ``recipes/benchmark.py``) use it.
+
+    Arguments
+    ---------
+    hparams : dict
+    run_opts : dict
+        SpeechBrain run options (``with_layerdrop_under_ddp`` is applied).
+    label_encoders : dict
+    tokenizer : CTCTextEncoder
+
+    Returns
+    -------
+    MultiTaskSERBrain
+    """
+    brain = MultiTaskSERBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=with_layerdrop_under_ddp(hparams["encoder"], run_opts),
+        checkpointer=hparams["checkpointer"],
+    )
+    brain.label_encoders = label_encoders
+    brain.tokenizer = tokenizer
     return brain
 
 

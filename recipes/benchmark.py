@@ -45,6 +45,7 @@ Authors
 
 import argparse
 import ctypes
+import functools
 import gc
 import json
 import math
@@ -69,9 +70,10 @@ from speechbrain.dataio.batch import PaddedBatch  # noqa: E402
 from speechbrain.dataio.dataset import DynamicItemDataset  # noqa: E402
 
 from custom_modules.backbones import ARCHITECTURES, build_backbone  # noqa: E402
-from custom_modules.brain import MultiTaskSERBrain  # noqa: E402
+from custom_modules.brain import parameter_counts  # noqa: E402
 from custom_modules.data import build_label_encoders, build_tokenizer, train_loader_kwargs  # noqa: E402
 from custom_modules.encoder import receptive_field  # noqa: E402
+from custom_modules.experiment import build_brain  # noqa: E402
 from custom_modules.interface import EmotionRecognizer  # noqa: E402
 from custom_modules.vocabulary import CHARACTERS, TASK_LABELS  # noqa: E402
 
@@ -150,15 +152,9 @@ def build_stage(stage, backbone_folder, work_dir, device):
     os.makedirs(output_folder, exist_ok=True)
     if stage == "stage2":
         hparams["encoder"].insert_adapters()
-    brain = MultiTaskSERBrain(
-        modules=hparams["modules"],
-        opt_class=hparams["opt_class"],
-        hparams=hparams,
-        run_opts={"device": device},
-        checkpointer=hparams["checkpointer"],
+    brain = build_brain(
+        hparams, {"device": device}, build_label_encoders(hparams["save_folder"]), build_tokenizer(hparams["save_folder"])
     )
-    brain.label_encoders = build_label_encoders(hparams["save_folder"])
-    brain.tokenizer = build_tokenizer(hparams["save_folder"])
     brain.init_optimizers()
     brain.on_stage_start(sb.Stage.TRAIN, epoch=1)
     brain.modules.train()
@@ -388,24 +384,6 @@ def peak_step_memory(step, device):
     return {"step_mb": (peak - before) / 1024, "peak_mb": peak / 1024, "method": method}
 
 
-def count_parameters(modules):
-    """Trainable and total parameters of the given modules.
-
-    Arguments
-    ---------
-    modules : list of torch.nn.Module
-
-    Returns
-    -------
-    dict
-        ``trainable``, ``total``, ``trainable_share``.
-    """
-    parameters = {id(p): p for module in modules for p in module.parameters()}.values()
-    trainable = sum(p.numel() for p in parameters if p.requires_grad)
-    total = sum(p.numel() for p in parameters)
-    return {"trainable": trainable, "total": total, "trainable_share": trainable / total}
-
-
 def measure_training(brains, hparams, batch, args):
     """Step times, overheads, throughput, CNN share and peak memory of both stages' training steps.
 
@@ -430,12 +408,12 @@ def measure_training(brains, hparams, batch, args):
         optimizer = hparams[stage]["opt_class"]([p for p in hf_model.parameters() if p.requires_grad])
         optimizer_times[stage] = []
         bare_args = (hf_model, optimizer, wavs, args.device, optimizer_times[stage], clock)
-        steps[bare_name[stage]] = _bind(bare_step, *bare_args)
+        steps[bare_name[stage]] = functools.partial(bare_step, *bare_args)
         encoder = hparams[stage]["encoder"]
         cache = encoder.cnn_feature_cache
-        steps[stage] = _bind(_fit_batch_with_cache, brain, batch, encoder, None)
+        steps[stage] = functools.partial(_fit_batch_with_cache, brain, batch, encoder, None)
         # The warm-up round fills the cache: the timed rounds are those of epochs 2 and later.
-        steps[f"{stage}_cached"] = _bind(_fit_batch_with_cache, brain, batch, encoder, cache)
+        steps[f"{stage}_cached"] = functools.partial(_fit_batch_with_cache, brain, batch, encoder, cache)
         timers[stage] = timers[bare_name[stage]] = ForwardTimer(hf_model.feature_extractor, args.device, clock)
     times, cnn_times = time_in_turns(steps, args.repeats, args.warmup, args.device, args.seed, timers, clock)
     for stage in STAGES:
@@ -461,7 +439,7 @@ def measure_training(brains, hparams, batch, args):
             "cached_step_s": statistics.median(times[f"{stage}_cached"]),
             "cached_step_times_s": times[f"{stage}_cached"],
             "cached_over_uncached": paired_ratio(times[f"{stage}_cached"], times[stage]),
-            "parameters": count_parameters([hparams[stage]["encoder"], hparams[stage]["heads"]]),
+            "parameters": parameter_counts([hparams[stage]["encoder"], hparams[stage]["heads"]]),
         }
     results["stage2_over_stage1"] = paired_ratio(times["stage2"], times["stage1"])
     results["cached_stage2_over_cached_stage1"] = paired_ratio(times["stage2_cached"], times["stage1_cached"])
@@ -643,7 +621,7 @@ def measure_inference(hparams, args):
             hf_model(wav.to(args.device))
 
     steps = {"bare": bare_forward}
-    steps.update({stage: _bind(recognizers[stage].classify_batch, wav, wav_lens) for stage in STAGES})
+    steps.update({stage: functools.partial(recognizers[stage].classify_batch, wav, wav_lens) for stage in STAGES})
     times, _ = time_in_turns(steps, max(args.repeats, 5), args.warmup, args.device, args.seed, clock=CLOCKS[args.clock])
     bare_s = statistics.median(times["bare"])
     results = {
@@ -818,10 +796,6 @@ def _fit_batch_with_cache(brain, batch, encoder, cache):
         return brain.fit_batch(batch)
     finally:
         encoder.cnn_feature_cache = None
-
-
-def _bind(function, *args):
-    return lambda: function(*args)
 
 
 def _row(label, values, fmt, target=""):
