@@ -121,12 +121,27 @@ def format_table(results):
             probability = f" {result[f'{name}_probs'][result[name]]:.2f}" if name in TASKS else ""
             cells.append(f"{result[name]}{probability}")
         rows.append(cells)
-    # Widths from the complete rows; an error row's message runs on past the file column.
-    complete = [row for row in [header, *rows] if len(row) == len(header)]
-    widths = [max(len(row[i]) for row in complete) for i in range(len(header) - 1)]
-    widths[0] = max(len(row[0]) for row in [header, *rows])
+    return align_columns([header, *rows])
+
+
+def align_columns(rows):
+    """Plain-text rows with aligned columns, two spaces apart.
+
+    Column widths come from the rows as long as the first; a shorter row (an error message in place of the
+    predictions) runs on past the first column.
+
+    Example
+    -------
+    >>> print(align_columns([["file", "emotion"], ["a.wav", "neu"], ["long_name.wav", "ERROR: empty"]]))
+    file           emotion
+    a.wav          neu
+    long_name.wav  ERROR: empty
+    """
+    complete = [row for row in rows if len(row) == len(rows[0])]
+    widths = [max(len(row[i]) for row in complete) for i in range(len(rows[0]) - 1)]
+    widths[0] = max(len(row[0]) for row in rows)
     lines = []
-    for row in [header, *rows]:
+    for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths)] + [row[-1]]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)

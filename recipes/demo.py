@@ -44,7 +44,7 @@ from custom_modules.backbones import build_backbone  # noqa: E402
 from custom_modules.metrics import classification_summary  # noqa: E402
 from custom_modules.synthetic_iemocap import generate_corpus  # noqa: E402
 from custom_modules.vocabulary import EMOTIONS  # noqa: E402
-from recipes.classify import load_model  # noqa: E402
+from recipes.classify import align_columns, load_model  # noqa: E402
 
 # Said by transformers when SpeechBrain's lobe loads the backbone; nothing a demo user can act on.
 warnings.filterwarnings("ignore", message=".*gradient_checkpointing_disable.*", category=FutureWarning)
@@ -180,8 +180,7 @@ def examples_table(rows, per_class):
             mark = "" if result[task] == truth else "  x"
             cells += [truth, f"{result[task]} {result[f'{task}_probs'][result[task]]:.2f}{mark}"]
         lines.append(cells)
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines)
+    return align_columns(lines)
 
 
 def report(rows, summary, stage1, stage2, exported, output_folder):

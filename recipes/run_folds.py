@@ -524,17 +524,15 @@ class FoldRunner:
         resuming = os.path.isdir(os.path.join(folder, "save"))
         self.report(fold, stage, f"{'resuming' if resuming else 'running'} on {slot.name} (log: {log})")
         os.makedirs(folder, exist_ok=True)
-        write_record(
-            folder,
-            {
-                "experiment": self.experiment,
-                "fold": fold,
-                "stage": stage,
-                "status": "running",
-                "settings": settings,
-                "command": command,
-            },
-        )
+        run_record = {
+            "experiment": self.experiment,
+            "fold": fold,
+            "stage": stage,
+            "status": "running",
+            "settings": settings,
+            "command": command,
+        }
+        write_record(folder, run_record)
         start = time.time()
         with open(log, "a", encoding="utf-8") as handle:
             handle.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} run_folds.py runs: {shlex.join(command)}\n")
@@ -549,19 +547,12 @@ class FoldRunner:
             )
         if not os.path.isfile(metrics_file):
             raise StageFailure(fold, stage, f"{STAGE_SCRIPTS[stage][0]} ended without writing {metrics_file}", log)
-        write_record(
-            folder,
-            {
-                "experiment": self.experiment,
-                "fold": fold,
-                "stage": stage,
-                "status": "finished",
-                "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "wall_s": round(wall, 1),  # of the run that finished the stage (a resumed stage: its last part)
-                "settings": settings,
-                "command": command,
-            },
+        run_record.update(
+            status="finished",
+            finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
+            wall_s=round(wall, 1),  # of the run that finished the stage (a resumed stage: its last part)
         )
+        write_record(folder, run_record)
         metrics = read_json(metrics_file)
         self.report(fold, stage, f"finished in {wall:.0f} s: UA {metrics['UA']:.2f}, WA {metrics['WA']:.2f}")
         return "finished"
