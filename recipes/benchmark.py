@@ -59,24 +59,21 @@ import time
 import numpy as np
 import torch
 
-# The recipe's code is imported from this repository (recipes/ is one level down).
+import speechbrain as sb
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.batch import PaddedBatch
+from speechbrain.dataio.dataset import DynamicItemDataset
+
+from custom_modules.backbones import ARCHITECTURES, build_backbone
+from custom_modules.brain import parameter_counts
+from custom_modules.data import build_label_encoders, build_tokenizer, train_loader_kwargs
+from custom_modules.encoder import receptive_field
+from custom_modules.experiment import build_brain
+from custom_modules.interface import EmotionRecognizer
+from custom_modules.vocabulary import CHARACTERS, TASK_LABELS
+
+# The yaml files are read from this repository (recipes/ is one level down).
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
-
-import speechbrain as sb  # noqa: E402
-from hyperpyyaml import load_hyperpyyaml  # noqa: E402
-from speechbrain.dataio.batch import PaddedBatch  # noqa: E402
-from speechbrain.dataio.dataset import DynamicItemDataset  # noqa: E402
-
-from custom_modules.backbones import ARCHITECTURES, build_backbone  # noqa: E402
-from custom_modules.brain import parameter_counts  # noqa: E402
-from custom_modules.data import build_label_encoders, build_tokenizer, train_loader_kwargs  # noqa: E402
-from custom_modules.encoder import receptive_field  # noqa: E402
-from custom_modules.experiment import build_brain  # noqa: E402
-from custom_modules.interface import EmotionRecognizer  # noqa: E402
-from custom_modules.vocabulary import CHARACTERS, TASK_LABELS  # noqa: E402
-
 SAMPLE_RATE = 16000
 CLOCKS = {"wall": time.perf_counter, "process": time.process_time}
 STAGES = ("stage1", "stage2")

@@ -35,16 +35,14 @@ import subprocess
 import sys
 import warnings
 
-# The project's modules are imported from this repository (recipes/ is one level down).
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
+from custom_modules.backbones import build_backbone
+from custom_modules.metrics import classification_summary
+from custom_modules.synthetic_iemocap import generate_corpus
+from custom_modules.vocabulary import EMOTIONS
+from recipes.classify import align_columns, load_model
 
-from custom_modules.backbones import build_backbone  # noqa: E402
-from custom_modules.metrics import classification_summary  # noqa: E402
-from custom_modules.synthetic_iemocap import generate_corpus  # noqa: E402
-from custom_modules.vocabulary import EMOTIONS  # noqa: E402
-from recipes.classify import align_columns, load_model  # noqa: E402
+# The recipe's commands run from the repository root (recipes/ is one level down).
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Said by transformers when SpeechBrain's lobe loads the backbone; nothing a demo user can act on.
 warnings.filterwarnings("ignore", message=".*gradient_checkpointing_disable.*", category=FutureWarning)

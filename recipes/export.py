@@ -23,8 +23,6 @@ import argparse
 import os
 import sys
 
-# The model code is imported from this repository (recipes/ is one level down).
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Files every export holds: an existing output folder without them is not overwritten.
 EXPORT_MARKERS = ("hyperparams.yaml", "custom_interface.py")
 
@@ -88,7 +86,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         check_folders(args.experiment_folder, args.output_folder, args.allow_unfinished)
-        sys.path.insert(0, REPO)
         from custom_modules.export import export_model
 
         try:

@@ -53,12 +53,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-# The summary module is imported from this repository (recipes/ is one level down).
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
-
-from recipes.fold_summary import (  # noqa: E402
+from recipes.fold_summary import (
     EXPERIMENTS_FILE,
     RECORD_FILE,
     SummaryError,
@@ -69,7 +64,10 @@ from recipes.fold_summary import (  # noqa: E402
     write_comparison,
     write_summary,
 )
+from recipes.overrides import OverrideError, args_from_overrides, merge_overrides, overrides_to_args, parse_override_args
 
+# The train scripts run from the repository root (recipes/ is one level down).
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGE_SCRIPTS = {
     "stage1": ("train_stage1.py", "hparams/stage1.yaml"),
     "stage2": ("train_stage2.py", "hparams/stage2.yaml"),
@@ -112,130 +110,6 @@ class StageFailure(RuntimeError):
     def __init__(self, fold, stage, reason, log=None):
         self.fold, self.stage, self.reason, self.log = fold, stage, reason, log
         super().__init__(f"fold {fold} {stage} failed: {reason}" + (f" (log: {log})" if log else ""))
-
-
-def yaml_value(value):
-    """A value of experiments.yaml as the text of a SpeechBrain command-line override.
-
-    Arguments
-    ---------
-    value : bool, None, str, number, list or dict
-
-    Returns
-    -------
-    str
-
-    Example
-    -------
-    >>> yaml_value([]), yaml_value(["gender", "style"]), yaml_value(True), yaml_value("none"), yaml_value(1e-05)
-    ('[]', '[gender, style]', 'True', 'none', '1e-05')
-    """
-    if isinstance(value, bool):
-        return str(value)
-    if value is None:
-        return "null"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(yaml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {yaml_value(v)}" for k, v in value.items()) + "}"
-    return str(value)
-
-
-def overrides_to_args(overrides):
-    """A mapping of yaml keys to values as command-line arguments.
-
-    Arguments
-    ---------
-    overrides : dict or None
-
-    Returns
-    -------
-    list of str
-
-    Example
-    -------
-    >>> overrides_to_args({"aux_tasks": [], "fusion": False})
-    ['--aux_tasks', '[]', '--fusion', 'False']
-    """
-    args = []
-    for key, value in (overrides or {}).items():
-        args += [f"--{key}", yaml_value(value)]
-    return args
-
-
-def parse_override_args(args):
-    """Command-line overrides as a mapping option -> value (None for a flag such as ``--debug``).
-
-    Arguments
-    ---------
-    args : list of str
-        ``--key value``, ``--key=value`` or ``--flag`` items.
-
-    Returns
-    -------
-    dict
-
-    Example
-    -------
-    >>> parse_override_args(["--number_of_epochs", "2", "--lr=0.1", "--debug", "--aux_tasks", "[]"])
-    {'number_of_epochs': '2', 'lr': '0.1', 'debug': None, 'aux_tasks': '[]'}
-    """
-    parsed = {}
-    i = 0
-    while i < len(args):
-        token = args[i]
-        if not token.startswith("--") or len(token) == 2:
-            raise RunFoldsError(
-                f"Cannot read {token!r} in {shlex.join(args)}: overrides look like --key value, --key=value or --flag."
-            )
-        key, equals, value = token[2:].partition("=")
-        if not equals:
-            value = None
-            if i + 1 < len(args) and not args[i + 1].startswith("--"):
-                value = args[i + 1]
-                i += 1
-        parsed[key] = value
-        i += 1
-    return parsed
-
-
-def merge_overrides(*arg_lists):
-    """Merges lists of command-line overrides; an option given again takes its last value.
-
-    Arguments
-    ---------
-    *arg_lists : list of str
-
-    Returns
-    -------
-    dict
-        Option -> value, as ``parse_override_args``.
-
-    Example
-    -------
-    >>> merge_overrides(["--lr", "1", "--seed", "3"], ["--lr=2"])
-    {'seed': '3', 'lr': '2'}
-    """
-    merged = {}
-    for args in arg_lists:
-        for key, value in parse_override_args(list(args)).items():
-            merged.pop(key, None)
-            merged[key] = value
-    return merged
-
-
-def args_from_overrides(overrides):
-    """The inverse of ``merge_overrides``: a mapping back to command-line arguments.
-
-    Example
-    -------
-    >>> args_from_overrides({"seed": "3", "debug": None})
-    ['--seed', '3', '--debug']
-    """
-    args = []
-    for key, value in overrides.items():
-        args += [f"--{key}"] + ([] if value is None else [value])
-    return args
 
 
 @dataclass
@@ -790,7 +664,7 @@ def main(argv=None):
             dry_run=args.dry_run,
         )
         failures = runner.run()
-    except (RunFoldsError, SummaryError) as error:
+    except (RunFoldsError, OverrideError, SummaryError) as error:
         print(f"run_folds.py: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

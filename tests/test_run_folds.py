@@ -19,8 +19,10 @@ import speechbrain as sb
 
 from custom_modules.brain import MultiTaskSERBrain
 from custom_modules.encoder import BottleneckAdapter
-from recipes.fold_summary import METRICS, load_experiments, parse_train_log
-from recipes.run_folds import STAGE_SCRIPTS, FoldRunner, args_from_overrides
+from recipes.fold_plots import parse_train_log
+from recipes.fold_summary import METRICS, load_experiments
+from recipes.overrides import args_from_overrides
+from recipes.run_folds import STAGE_SCRIPTS, FoldRunner
 from tests.conftest import FAST_TRAINING, REPO, run_recipe
 
 EXPERIMENT = "table3_concat_scl_cos"
