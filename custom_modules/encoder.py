@@ -1,7 +1,8 @@
 """The SSL speech encoder of both stages, and the adapters the paper inserts into it.
 
 ``SSLEncoder`` wraps a SpeechBrain Hugging Face lobe (``speechbrain.integrations.huggingface.Wav2Vec2``,
-``HuBERT`` or ``WavLM``) and makes the finetuning mode a setting:
+``HuBERT`` or ``WavLM``; the ``Wav2Vec2`` lobe loads any of wav2vec 2.0, HuBERT, WavLM and data2vec-audio through
+``AutoModel``) and makes the finetuning mode a setting:
 
 - ``full``: every parameter trains except the CNN feature encoder (stage 1, Table 2 setting 2);
 - ``adapters``: the lobe is frozen; LoRA on the attention q/k/v projections and a bottleneck adapter after the
@@ -108,6 +109,54 @@ class IdentityInitHoulsbyAdapter(HoulsbyAdapterLinear):
             parameter.requires_grad = False
 
 
+class MergedWeightLoRA(LoRA):
+    """SpeechBrain's LoRA on a linear layer, which also shows the adapted ``weight`` and the pretrained ``bias``.
+
+    WavLM's attention does not call its q/k/v projections: it hands ``q_proj.weight`` and ``q_proj.bias`` to
+    ``F.multi_head_attention_forward``. SpeechBrain's ``LoRA`` only changes ``forward`` and has no ``weight``
+    or ``bias`` of its own, so there it fails (``AttributeError``), and a wrapper that passed the pretrained
+    tensors through would be silently bypassed. Here ``weight`` is ``W + scaling * B A`` from the same
+    parameters as the low-rank path of ``forward``, so code that reads the weights gets the adapted projection
+    and its gradient reaches the LoRA factors. Parameter names stay SpeechBrain's (``pretrained_module``,
+    ``adapter_down_proj``, ``adapter_up_proj``): checkpoints and the stage-1 hand-over are unchanged.
+
+    Arguments
+    ---------
+    target_module : torch.nn.Linear
+        The pretrained layer to adapt.
+    rank : int
+        LoRA rank.
+    alpha : float
+        Scaling numerator (update scaled by ``alpha / rank``).
+
+    Example
+    -------
+    >>> layer = nn.Linear(8, 8)
+    >>> lora = MergedWeightLoRA(layer, rank=2, alpha=2.0)
+    >>> nn.init.normal_(lora.adapter_up_proj.weight)
+    Parameter containing:...
+    >>> x = torch.randn(3, 8)
+    >>> torch.allclose(F.linear(x, lora.weight, lora.bias), lora(x), atol=1e-6)
+    True
+    """
+
+    def __init__(self, target_module, rank=16, alpha=1.0):
+        if not isinstance(target_module, nn.Linear):
+            raise ValueError(f"LoRA targets must be linear layers, got {type(target_module).__name__}.")
+        super().__init__(target_module, rank=rank, alpha=alpha)
+
+    @property
+    def weight(self):
+        """The adapted weight ``W + scaling * B A`` (equal to ``W`` while the up-projection is zero)."""
+        update = self.adapter_up_proj.weight @ self.adapter_down_proj.weight
+        return self.pretrained_module.weight + self.scaling * update
+
+    @property
+    def bias(self):
+        """The pretrained bias (LoRA does not change it)."""
+        return self.pretrained_module.bias
+
+
 @register_checkpoint_hooks
 class SSLEncoder(AdaptedModel):
     """A SpeechBrain SSL lobe whose finetuning mode (full, adapters, frozen) is a setting.
@@ -175,7 +224,8 @@ class SSLEncoder(AdaptedModel):
             raise ValueError("finetune: adapters needs lora_targets or bottleneck_targets (both are empty).")
         super().__init__(
             model_to_adapt=ssl_model,
-            adapter_class=LoRA,
+            # Not SpeechBrain's LoRA: WavLM reads the projections' weights instead of calling them.
+            adapter_class=MergedWeightLoRA,
             target_layers=list(lora_targets) if use_adapters else [],
             # "*" also matches the root module's empty name: every parameter trains in full mode.
             unfrozen_layers=["*"] if finetune == "full" else [],
