@@ -5,6 +5,7 @@ Authors
  * SER two-stage adapters recipe contributors, 2026
 """
 
+import dataclasses
 import json
 import os
 
@@ -13,6 +14,7 @@ from hyperpyyaml import load_hyperpyyaml
 import speechbrain as sb
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.logger import get_logger
+from speechbrain.utils.run_opts import RunOptions
 
 from custom_modules.brain import MultiTaskSERBrain
 from custom_modules.checkpointing import InterruptSafeCheckpointer
@@ -138,14 +140,20 @@ def with_layerdrop_under_ddp(encoder, run_opts):
     cannot cope with a step in which one process skips every layer holding trainable parameters, as stage 2's
     adapters are: with 12 or 24 layers at 0.1 that happens with probability 1e-12 or less.)
 
+    Only ``find_unused_parameters`` is added to the options given on the command line. SpeechBrain takes every
+    key of a plain dict as given on the command line, so returning one (``{**run_opts, ...}``) would replace the
+    yaml's run options (``skip_nonfinite_grads``, ``ckpt_interval_minutes``, ``max_grad_norm``, ...) with
+    SpeechBrain's defaults.
+
     Arguments
     ---------
     encoder : custom_modules.encoder.SSLEncoder
-    run_opts : dict
+    run_opts : speechbrain.utils.run_opts.RunOptions or dict
+        As ``sb.parse_arguments`` returns them (a dict counts as given on the command line, key by key).
 
     Returns
     -------
-    dict
+    The same type as ``run_opts``.
 
     Example
     -------
@@ -156,7 +164,18 @@ def with_layerdrop_under_ddp(encoder, run_opts):
     """
     if os.environ.get("RANK") is None or encoder.layerdrop == 0 or run_opts.get("find_unused_parameters"):
         return run_opts
-    logger.info("LayerDrop %.2f skips layers at random: DDP runs with find_unused_parameters.", encoder.layerdrop)
+    logger.info(
+        "LayerDrop %.2f skips layers at random: DDP runs with find_unused_parameters for the encoder, since each "
+        "process skips its own layers (PyTorch's warning that it found no unused parameters comes from a step "
+        "that skipped none).",
+        encoder.layerdrop,
+    )
+    if isinstance(run_opts, RunOptions):
+        return dataclasses.replace(
+            run_opts,
+            find_unused_parameters=True,
+            overridden_args=set(run_opts.overridden_args) | {"find_unused_parameters"},
+        )
     return {**run_opts, "find_unused_parameters": True}
 
 

@@ -159,6 +159,65 @@ def test_layerdrop_under_torchrun_does_not_hang(generated_corpus, tiny_backbone,
     assert load_json(output, "test_metrics.json")["count"] == len(load_json(os.path.join(output, "manifests"), "test.json"))
 
 
+def _backbone_with_layerdrop(tiny_backbone, folder, layerdrop):
+    backbone = folder / f"tiny_layerdrop_{layerdrop}"
+    shutil.copytree(tiny_backbone, backbone)
+    config = json.loads((backbone / "config.json").read_text())
+    (backbone / "config.json").write_text(json.dumps({**config, "layerdrop": layerdrop}))
+    return str(backbone)
+
+
+@pytest.fixture
+def torchrun_process(tmp_path, monkeypatch):
+    """This process as the only member of a torchrun group (gloo): what DDP gets, without starting processes."""
+    for name, value in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1")):
+        monkeypatch.setenv(name, value)
+    torch.distributed.init_process_group("gloo", init_method=f"file://{tmp_path}/store", rank=0, world_size=1)
+    yield
+    torch.distributed.destroy_process_group()
+
+
+def _brain_from_the_command_line(backbone, folder, command_line=(), yaml_values=None):
+    """The stage-1 Brain as train_stage1.py builds it from ``command_line``, with ``yaml_values`` as if written
+    in the yaml file."""
+    import speechbrain as sb
+    import yaml
+    from hyperpyyaml import load_hyperpyyaml
+
+    from custom_modules.experiment import build_brain
+
+    argv = [str(REPO / "hparams" / "stage1.yaml"), "--data_folder", str(folder), "--output_folder", str(folder),
+            "--wav2vec2_hub", backbone, "--device", "cpu", "--distributed_backend", "gloo", *command_line]
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    with open(hparams_file, encoding="utf-8") as handle:
+        hparams = load_hyperpyyaml(handle, {**yaml.safe_load(overrides), **(yaml_values or {})})
+    return build_brain(hparams, run_opts, label_encoders={}, tokenizer=None)
+
+
+def test_yaml_run_options_stay_in_force_under_torchrun_with_layerdrop(tiny_backbone, tmp_path, torchrun_process):
+    # LayerDrop makes the recipe add find_unused_parameters; the yaml's other run options must survive that.
+    backbone = _backbone_with_layerdrop(tiny_backbone, tmp_path, 0.1)
+    yaml_values = {"max_grad_norm": 2.5, "skip_nonfinite_grads": True, "ckpt_interval_minutes": 15, "grad_accumulation_factor": 2}
+    brain = _brain_from_the_command_line(backbone, tmp_path, ["--nonfinite_patience", "9"], yaml_values)
+    assert {key: getattr(brain, key) for key in yaml_values} == yaml_values
+    assert brain.nonfinite_patience == 9, "a run option given on the command line still wins"
+    assert brain.find_unused_parameters
+
+
+@pytest.mark.parametrize("layerdrop", [0.0, 0.1])
+def test_under_torchrun_only_an_encoder_that_skips_layers_looks_for_unused_parameters(tiny_backbone, tmp_path, torchrun_process, layerdrop):
+    # Searching a module whose every parameter gets a gradient costs a graph traversal per step and makes PyTorch
+    # warn that it found nothing: only LayerDrop's encoder can leave parameters without gradients.
+    brain = _brain_from_the_command_line(_backbone_with_layerdrop(tiny_backbone, tmp_path, layerdrop), tmp_path)
+    brain.on_fit_start()  # wraps the modules in DDP
+    wrapped = {name: module for name, module in brain.modules.items()}
+    assert all(isinstance(module, torch.nn.parallel.DistributedDataParallel) for module in wrapped.values())
+    assert {name: module.find_unused_parameters for name, module in wrapped.items()} == {
+        "encoder": layerdrop > 0,
+        "heads": False,
+    }
+
+
 def _save_checkpoints_with_a_slow_marker(rank, folder, store, marker_delay):
     """One of two DDP processes saving three checkpoints, keeping the best; rank 0 writes its markers late."""
     import datetime
