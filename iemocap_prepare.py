@@ -39,6 +39,7 @@ from collections import Counter, defaultdict
 from speechbrain.utils.logger import get_logger
 
 from custom_modules.audio_checks import audio_problem
+from custom_modules.errors import INPUT_ERROR_EXIT, RecipeInputError
 from custom_modules.vocabulary import CHARACTERS, EMOTIONS, STYLES
 
 logger = get_logger(__name__)
@@ -58,7 +59,7 @@ TRANSCRIPT_LINE = re.compile(r"^(\S+) \[(\d+\.?\d*)-(\d+\.?\d*)\]:\s?(.*)$")
 TAG = re.compile(r"\[[^\]]*\]|<[^>]*>")
 
 
-class IEMOCAPError(ValueError):
+class IEMOCAPError(RecipeInputError, ValueError):
     """Raised for input that cannot be prepared; the message names the problem and the fix."""
 
 
@@ -538,9 +539,9 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         prepare_iemocap(**vars(args))
-    except IEMOCAPError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except RecipeInputError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return INPUT_ERROR_EXIT
     return 0
 
 

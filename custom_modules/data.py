@@ -18,11 +18,16 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
 from custom_modules.audio_checks import audio_problem
+from custom_modules.errors import RecipeInputError
 from custom_modules.vocabulary import CHARACTERS, CTC_VOCAB_SIZE, TASK_LABELS
 
 logger = get_logger(__name__)
 
 SPLITS = ("train", "valid", "test")
+
+
+class UnusableDataError(RecipeInputError, ValueError):
+    """Utterances that training cannot use where none may be left out; the message lists them and the fix."""
 
 
 def prepare_manifests(hparams):
@@ -189,14 +194,14 @@ def leave_out_unusable(datasets, hparams):
             continue
         listing = "; ".join(f"{u}: {r}" for u, r in list(problems.items())[:10])
         if split == "test":
-            raise ValueError(
+            raise UnusableDataError(
                 f"{len(problems)} test utterance(s) cannot be used ({listing}). The test set must be complete to be "
                 "comparable: restore these files, or re-run iemocap_prepare.py with --skip_bad_wavs to drop them "
                 "from every split on purpose."
             )
         share = len(problems) / max(len(dataset.data), 1)
         if share > hparams["max_skipped_share"]:
-            raise ValueError(
+            raise UnusableDataError(
                 f"{len(problems)} of {len(dataset.data)} {split} utterances cannot be used ({listing}); more than "
                 f"max_skipped_share={hparams['max_skipped_share']} points at a broken corpus copy or --data_folder."
             )

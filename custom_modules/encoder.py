@@ -40,11 +40,16 @@ from speechbrain.utils.checkpoints import (
     register_checkpoint_hooks,
 )
 
+from custom_modules.errors import RecipeInputError
 from custom_modules.feature_cache import CNNFeatureCache, cnn_output_frames
 
 FINETUNE_MODES = ("full", "adapters", "frozen")
 # Names of the parameters that adapters add (LoRA and HoulsbyAdapterLinear naming).
 ADAPTER_KEY_MARKERS = ("adapter_down_proj", "adapter_up_proj", "pretrained_module", "pretrained_linear")
+
+
+class CheckpointMismatchError(RecipeInputError, RuntimeError):
+    """A checkpoint written by an encoder of other settings (backbone, adapters); the message says which to use."""
 
 
 class BottleneckAdapter(nn.Module):
@@ -315,7 +320,7 @@ class SSLEncoder(AdaptedModel):
         problems = _key_problems(own, state)
         problems += [f"missing trainable {n}" for n in self.trainable_parameter_names() if n not in state]
         if problems:
-            raise RuntimeError(
+            raise CheckpointMismatchError(
                 f"Checkpoint {path} does not fit this encoder ({len(problems)} problems, e.g. {problems[:3]}). "
                 "It was written by a run with other encoder or adapter settings; use a fresh output_folder."
             )
@@ -333,7 +338,7 @@ class SSLEncoder(AdaptedModel):
         problems = _key_problems(self.state_dict(), state)
         problems += [f"missing {key}" for key in self.state_dict() if key not in state]
         if problems:
-            raise RuntimeError(
+            raise CheckpointMismatchError(
                 f"The stage-1 encoder {path} does not fit this encoder ({len(problems)} problems, e.g. "
                 f"{problems[:3]}). Stage 2 must use the same wav2vec2_hub architecture as stage 1 and, when "
                 "stage 1 trained adapters, the same lora_rank, bottleneck_dim and targets."

@@ -19,11 +19,12 @@ from speechbrain.utils.run_opts import RunOptions
 from custom_modules.brain import MultiTaskSERBrain
 from custom_modules.checkpointing import InterruptSafeCheckpointer
 from custom_modules.data import dataio_prepare, leave_out_unusable, prepare_manifests, train_loader_kwargs
+from custom_modules.errors import RecipeInputError
 
 logger = get_logger(__name__)
 
 
-class Stage1Error(FileNotFoundError):
+class Stage1Error(RecipeInputError, FileNotFoundError):
     """The stage-1 folder given to stage 2 cannot be used; the message says how to fix it."""
 
 

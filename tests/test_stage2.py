@@ -88,6 +88,8 @@ def _run_stage2_expecting_failure(generated_corpus, backbone, stage1_folder, tmp
     command = stage2_command(generated_corpus[0], backbone, stage1_folder, str(tmp_path / "stage2"), epochs="1", **options)
     done = subprocess.run([sys.executable, *command], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode != 0
+    assert "train_stage2.py: error: " in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr, "an expected input error is a message, not a crash"
     return done.stdout + done.stderr
 
 
