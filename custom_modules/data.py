@@ -6,6 +6,7 @@ Authors
 
 import json
 import os
+import sys
 
 import numpy as np
 import torch
@@ -39,20 +40,24 @@ def prepare_manifests(hparams):
         Needs ``data_folder``, ``manifest_folder``, ``test_session``, ``valid_ratio``, ``seed`` and
         ``skip_bad_wavs``.
     """
-    from iemocap_prepare import prepare_iemocap
+    from iemocap_prepare import BadWavsError, prepare_iemocap
 
-    run_on_main(
-        prepare_iemocap,
-        kwargs={
-            "data_folder": hparams["data_folder"],
-            "save_folder": hparams["manifest_folder"],
-            "test_session": hparams["test_session"],
-            "valid_ratio": hparams["valid_ratio"],
-            "seed": hparams["seed"],
-            "min_duration": hparams["min_duration"],
-            "skip_bad_wavs": hparams["skip_bad_wavs"],
-        },
-    )
+    try:
+        run_on_main(
+            prepare_iemocap,
+            kwargs={
+                "data_folder": hparams["data_folder"],
+                "save_folder": hparams["manifest_folder"],
+                "test_session": hparams["test_session"],
+                "valid_ratio": hparams["valid_ratio"],
+                "seed": hparams["seed"],
+                "min_duration": hparams["min_duration"],
+                "skip_bad_wavs": hparams["skip_bad_wavs"],
+            },
+        )
+    except BadWavsError as error:
+        # The fix is this train script's own command with --skip_bad_wavs True, not iemocap_prepare.py's.
+        raise error.for_command(sys.argv) from None
 
 
 def build_label_encoders(save_folder):
@@ -196,8 +201,8 @@ def leave_out_unusable(datasets, hparams):
         if split == "test":
             raise UnusableDataError(
                 f"{len(problems)} test utterance(s) cannot be used ({listing}). The test set must be complete to be "
-                "comparable: restore these files, or re-run iemocap_prepare.py with --skip_bad_wavs to drop them "
-                "from every split on purpose."
+                f"comparable: restore these files, or leave them out of every split on purpose "
+                f"({_leave_out_at_preparation(hparams)}; test_metrics.json then lists them)."
             )
         share = len(problems) / max(len(dataset.data), 1)
         if share > hparams["max_skipped_share"]:
@@ -212,6 +217,15 @@ def leave_out_unusable(datasets, hparams):
         with open(os.path.join(hparams["output_folder"], "skipped_utterances.json"), "w", encoding="utf-8") as handle:
             json.dump(skipped, handle, indent=2)
     return datasets, skipped
+
+
+def _leave_out_at_preparation(hparams):
+    from iemocap_prepare import command_with_skip_bad_wavs
+
+    if hparams["skip_bad_wavs"]:
+        # The manifests were written before these files went bad, and unchanged options skip preparation.
+        return f"remove {hparams['manifest_folder']} and run the same command again"
+    return f"run `{command_with_skip_bad_wavs(sys.argv)}`"
 
 
 def read_mono_audio(utt_id, path):

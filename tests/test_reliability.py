@@ -3,6 +3,8 @@
 import json
 import os
 import pickle
+import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -293,14 +295,20 @@ def _training_wav(corpus, truth, session=1):
     return os.path.join(corpus, f"Session{session}", "sentences", "wav", utt.rsplit("_", 1)[0], f"{utt}.wav"), utt
 
 
-def test_unreadable_wav_ends_the_run_with_the_message_and_no_traceback(generated_corpus, corpus_copy, tiny_backbone, tmp_path):
+def test_unreadable_wav_ends_the_run_with_the_message_the_command_that_skips_it_and_no_traceback(generated_corpus, corpus_copy, tiny_backbone, tmp_path):
     wav, utt = _training_wav(corpus_copy, generated_corpus[2])
     _damage(wav, "corrupt")
-    command = stage1_command(corpus_copy, tiny_backbone, str(tmp_path / "stage1"), epochs="1")
+    output = str(tmp_path / "stage1")
+    command = stage1_command(corpus_copy, tiny_backbone, output, epochs="0")
     done = subprocess.run([sys.executable, *command], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode != 0
     assert "Traceback" not in done.stdout + done.stderr, "an expected input error is a message, not a crash"
     assert "train_stage1.py: error: 1 of" in done.stderr and f"{utt}: unreadable wav" in done.stderr
+    # The message gives the exact command of this script that leaves the file out, and that command works.
+    suggested = re.search(r"run `(python [^`]+)`", done.stderr).group(1)
+    assert suggested == "python " + shlex.join([*command, "--skip_bad_wavs", "True"])
+    run_recipe(*shlex.split(suggested)[1:])
+    assert utt in load_json(os.path.join(output, "manifests"), "prepare_options.json")["summary"]["skipped"]
 
 
 def test_transcript_outside_the_vocabulary_is_left_out_by_name(tiny_backbone, prepared_copy):
