@@ -560,6 +560,33 @@ def log_summary(summary, save_folder):
     logger.info("\n".join(lines))
 
 
+def skipped_by_split(save_folder):
+    """The utterances preparation left out (``skip_bad_wavs=True``) in ``save_folder``, by the split they lost.
+
+    They are left out before the validation draw: those of the test session are the test set's, those of the
+    training sessions ``train_or_valid``.
+
+    Arguments
+    ---------
+    save_folder : str
+        Where ``prepare_iemocap`` wrote the manifests.
+
+    Returns
+    -------
+    dict
+        ``{"test": {utt_id: reason}, "train_or_valid": {utt_id: reason}}``.
+    """
+    stored = _load_stored_options(save_folder)
+    if stored is None:
+        raise IEMOCAPError(f"{save_folder} holds no complete preparation ({OPTIONS_FILE} and the three manifests).")
+    test_session = stored["options"]["test_session"]
+    by_split = {"test": {}, "train_or_valid": {}}
+    for utt_id, reason in stored["summary"]["skipped"].items():
+        split = "test" if parse_utterance_id(utt_id)["session"] == test_session else "train_or_valid"
+        by_split[split][utt_id] = reason
+    return by_split
+
+
 def _emo_eval_dir(root, session):
     return os.path.join(root, f"Session{session}", "dialog", "EmoEvaluation")
 

@@ -227,15 +227,17 @@ class MultiTaskSERBrain(sb.Brain):
 
     def _write_test_outputs(self, stats, epoch_loaded):
         summaries = {task: metrics.summarize() for task, metrics in self.task_metrics.items()}
+        skipped = self.hparams.__dict__.get("skipped_utterances", {})
         metrics = {
             **{k: v for k, v in summaries["emo"].items()},
             "epoch": epoch_loaded,
             "test_session": self.hparams.test_session,
             "loss": stats["loss"],
             "parameters": parameter_counts([self.hparams.encoder, self.hparams.heads]),
-            "left_out_utterances": {
-                split: len(items) for split, items in self.hparams.__dict__.get("skipped_utterances", {}).items()
-            },
+            # Every utterance the splits lost, at preparation or before training (a test set of `count`
+            # utterances is complete only if left_out_utterances["test"] is 0), and why.
+            "left_out_utterances": {split: len(items) for split, items in skipped.items()},
+            "left_out_reasons": {split: items for split, items in skipped.items() if items},
             "settings": {
                 key: self.hparams.__dict__.get(key)
                 for key in ("wav2vec2_hub", "finetune", "aux_tasks", "aux_weight", "task_adapters", "fusion", "scl", "scl_weight", "seed")

@@ -219,6 +219,35 @@ def leave_out_unusable(datasets, hparams):
     return datasets, skipped
 
 
+def left_out_utterances(manifest_folder, skipped_in_training):
+    """Every utterance a fold lost, by split, and why: at preparation (``--skip_bad_wavs True``) or before
+    training (``leave_out_unusable``).
+
+    Preparation leaves files out before the validation draw, so those of the training sessions are under
+    ``train_or_valid``; a test-session utterance is the test set's, whenever it was left out.
+
+    Arguments
+    ---------
+    manifest_folder : str
+        The fold's manifests (with ``prepare_options.json``).
+    skipped_in_training : dict
+        Split -> {utt_id: reason}, from ``leave_out_unusable``.
+
+    Returns
+    -------
+    dict
+        ``train``, ``valid``, ``test`` and ``train_or_valid`` -> {utt_id: reason}.
+    """
+    from iemocap_prepare import skipped_by_split
+
+    left_out = {split: {} for split in (*SPLITS, "train_or_valid")}
+    for split, items in skipped_by_split(manifest_folder).items():
+        left_out[split].update((utt_id, f"left out at preparation: {reason}") for utt_id, reason in items.items())
+    for split, items in skipped_in_training.items():
+        left_out[split].update((utt_id, f"left out before training: {reason}") for utt_id, reason in items.items())
+    return left_out
+
+
 def _leave_out_at_preparation(hparams):
     from iemocap_prepare import command_with_skip_bad_wavs
 

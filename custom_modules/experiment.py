@@ -18,7 +18,13 @@ from speechbrain.utils.run_opts import RunOptions
 
 from custom_modules.brain import MultiTaskSERBrain
 from custom_modules.checkpointing import InterruptSafeCheckpointer
-from custom_modules.data import dataio_prepare, leave_out_unusable, prepare_manifests, train_loader_kwargs
+from custom_modules.data import (
+    dataio_prepare,
+    leave_out_unusable,
+    left_out_utterances,
+    prepare_manifests,
+    train_loader_kwargs,
+)
 from custom_modules.errors import RecipeInputError
 
 logger = get_logger(__name__)
@@ -55,7 +61,8 @@ def setup_experiment(argv):
 
 def prepare_fold_data(hparams):
     """Writes the fold's manifests (once, on the main process), builds its datasets and encoders, and leaves
-    out utterances that cannot be used (recorded in ``hparams["skipped_utterances"]``).
+    out utterances that cannot be used. ``hparams["skipped_utterances"]`` records every utterance the fold lost,
+    at preparation or here, by split and with the reason (``custom_modules.data.left_out_utterances``).
 
     Arguments
     ---------
@@ -67,7 +74,8 @@ def prepare_fold_data(hparams):
     """
     prepare_manifests(hparams)
     datasets, label_encoders, tokenizer = dataio_prepare(hparams)
-    datasets, hparams["skipped_utterances"] = leave_out_unusable(datasets, hparams)
+    datasets, skipped_in_training = leave_out_unusable(datasets, hparams)
+    hparams["skipped_utterances"] = left_out_utterances(hparams["manifest_folder"], skipped_in_training)
     return datasets, label_encoders, tokenizer
 
 

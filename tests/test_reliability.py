@@ -286,7 +286,7 @@ def test_bad_training_file_is_left_out_named_and_counted(generated_corpus, tiny_
     assert f"Leaving out train utterance {victim}: {reason}" in done.stdout + done.stderr
     skipped = load_json(output, "skipped_utterances.json")
     assert list(skipped["train"]) == [victim] and reason in skipped["train"][victim]
-    assert load_json(output, "test_metrics.json")["left_out_utterances"] == {"train": 1, "valid": 0, "test": 0}
+    assert load_json(output, "test_metrics.json")["left_out_utterances"] == {"train": 1, "valid": 0, "test": 0, "train_or_valid": 0}
 
 
 def _training_wav(corpus, truth, session=1):
@@ -309,6 +309,31 @@ def test_unreadable_wav_ends_the_run_with_the_message_the_command_that_skips_it_
     assert suggested == "python " + shlex.join([*command, "--skip_bad_wavs", "True"])
     run_recipe(*shlex.split(suggested)[1:])
     assert utt in load_json(os.path.join(output, "manifests"), "prepare_options.json")["summary"]["skipped"]
+
+
+def test_test_metrics_show_every_utterance_left_out_at_preparation_and_why(generated_corpus, corpus_copy, tiny_backbone, tmp_path):
+    from hyperpyyaml import load_hyperpyyaml
+
+    from custom_modules.experiment import build_brain, prepare_fold_data
+
+    test_wav, test_utt = _training_wav(corpus_copy, generated_corpus[2], session=2)
+    train_wav, train_utt = _training_wav(corpus_copy, generated_corpus[2], session=1)
+    _damage(test_wav, "silent")
+    _damage(train_wav, "corrupt")
+    overrides = {"data_folder": corpus_copy, "output_folder": str(tmp_path), "wav2vec2_hub": tiny_backbone, "test_session": 2,
+                 "skip_bad_wavs": True, "num_workers": 0}
+    with open(REPO / "hparams" / "stage1.yaml", encoding="utf-8") as handle:
+        hparams = load_hyperpyyaml(handle, overrides)
+    datasets, label_encoders, tokenizer = prepare_fold_data(hparams)
+    brain = build_brain(hparams, {"device": "cpu"}, label_encoders, tokenizer)
+    brain.evaluate(datasets["test"], test_loader_kwargs=hparams["test_dataloader_opts"])
+
+    metrics = load_json(str(tmp_path), "test_metrics.json")
+    assert metrics["count"] == len(datasets["test"]) and test_utt not in {p["id"] for p in load_json(str(tmp_path), "test_predictions.json")}
+    assert metrics["left_out_utterances"] == {"train": 0, "valid": 0, "test": 1, "train_or_valid": 1}
+    reasons = metrics["left_out_reasons"]
+    assert list(reasons["test"]) == [test_utt] and "at preparation" in reasons["test"][test_utt] and "silent wav" in reasons["test"][test_utt]
+    assert list(reasons["train_or_valid"]) == [train_utt] and "unreadable wav" in reasons["train_or_valid"][train_utt]
 
 
 def test_transcript_outside_the_vocabulary_is_left_out_by_name(tiny_backbone, prepared_copy):
