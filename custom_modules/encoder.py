@@ -44,6 +44,23 @@ from custom_modules.errors import RecipeInputError
 from custom_modules.feature_cache import CNNFeatureCache, cnn_output_frames
 
 FINETUNE_MODES = ("full", "adapters", "frozen")
+# What makes two backbones the same model for a checkpoint: the family and the settings that shape the computation.
+# Two families (or pre- and post-LayerNorm variants) can have the same parameter names and shapes, so loading a
+# checkpoint alone would not notice; dropout, LayerDrop and masking settings do not matter.
+BACKBONE_IDENTITY_KEYS = (
+    "model_type",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "hidden_act",
+    "conv_dim",
+    "conv_kernel",
+    "conv_stride",
+    "conv_bias",
+    "feat_extract_norm",
+    "do_stable_layer_norm",
+)
 # Names of the parameters that adapters add (LoRA and HoulsbyAdapterLinear naming).
 ADAPTER_KEY_MARKERS = ("adapter_down_proj", "adapter_up_proj", "pretrained_module", "pretrained_linear")
 
@@ -285,6 +302,10 @@ class SSLEncoder(AdaptedModel):
         ``Wav2Vec2Config``'s default is 0.1)."""
         return float(getattr(self.adapted_model.model.config, "layerdrop", 0.0) or 0.0)
 
+    def backbone_identity(self):
+        """The Hugging Face model's family and architecture (``backbone_identity``)."""
+        return backbone_identity(self.adapted_model.model.config)
+
     def relative_frame_lengths(self, wav_lens, n_samples, n_frames):
         """The relative lengths of the encoder's output frames (see ``relative_frame_lengths``)."""
         return relative_frame_lengths(self.adapted_model.model.config, wav_lens, n_samples, n_frames)
@@ -344,6 +365,30 @@ class SSLEncoder(AdaptedModel):
                 "stage 1 trained adapters, the same lora_rank, bottleneck_dim and targets."
             )
         self.load_state_dict(state, strict=True)
+
+
+def backbone_identity(config):
+    """The settings of a Hugging Face config that two backbones must share for a checkpoint of one to fit the
+    other (``BACKBONE_IDENTITY_KEYS``), JSON-ready.
+
+    Arguments
+    ---------
+    config : transformers.PretrainedConfig
+
+    Returns
+    -------
+    dict
+
+    Example
+    -------
+    >>> from transformers import HubertConfig, Wav2Vec2Config
+    >>> backbone_identity(Wav2Vec2Config())["model_type"], backbone_identity(Wav2Vec2Config())["conv_stride"]
+    ('wav2vec2', [5, 2, 2, 2, 2, 2, 2])
+    >>> backbone_identity(Wav2Vec2Config()) == backbone_identity(HubertConfig())
+    False
+    """
+    identity = {key: getattr(config, key, None) for key in BACKBONE_IDENTITY_KEYS}
+    return json.loads(json.dumps(identity))  # tuples as lists, as they are read back from a file
 
 
 def normalize_waveforms(wavs, wav_lens=None, eps=1e-5):

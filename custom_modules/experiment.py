@@ -30,6 +30,9 @@ from custom_modules.errors import RecipeInputError
 logger = get_logger(__name__)
 
 
+BACKBONE_FILE = "backbone.json"
+
+
 class Stage1Error(RecipeInputError, FileNotFoundError):
     """The stage-1 folder given to stage 2 cannot be used; the message says how to fix it."""
 
@@ -94,6 +97,7 @@ def fit_and_evaluate(hparams, run_opts, datasets, label_encoders, tokenizer):
     -------
     MultiTaskSERBrain
     """
+    run_on_main(record_backbone, args=[hparams])
     brain = build_brain(hparams, run_opts, label_encoders, tokenizer)
     train_kwargs = train_loader_kwargs(datasets["train"], hparams)
     # SpeechBrain calls set_epoch() only on samplers it builds itself. Without it DynamicBatchSampler re-permutes
@@ -188,16 +192,32 @@ def with_layerdrop_under_ddp(encoder, run_opts):
     return {**run_opts, "find_unused_parameters": True}
 
 
-def load_stage1_encoder(hparams):
-    """Loads the stage-1 encoder chosen by validation UA into ``hparams["encoder"]``, bit for bit.
-
-    Checks first that ``stage1_folder`` holds a stage-1 run of the same fold (the same test utterances), so
-    a fold-1 encoder can never be adapted and tested on another fold's data it was trained on.
+def record_backbone(hparams):
+    """Writes ``<output_folder>/backbone.json``: the ``wav2vec2_hub`` a run was given and the identity of the
+    backbone built from it (``SSLEncoder.backbone_identity``), so a later stage can check that it builds the same.
 
     Arguments
     ---------
     hparams : dict
-        Needs ``stage1_folder``, ``manifest_folder`` and ``pretrainer`` (whose loadable is the encoder).
+        Needs ``output_folder``, ``wav2vec2_hub`` and ``encoder``.
+    """
+    record = {"wav2vec2_hub": hparams["wav2vec2_hub"], **hparams["encoder"].backbone_identity()}
+    with open(os.path.join(hparams["output_folder"], BACKBONE_FILE), "w", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=2)
+
+
+def load_stage1_encoder(hparams):
+    """Loads the stage-1 encoder chosen by validation UA into ``hparams["encoder"]``, bit for bit.
+
+    Checks first that ``stage1_folder`` holds a finished stage-1 run (unless ``allow_unfinished_stage1``) of the
+    same fold (the same test utterances) and backbone, so a fold-1 encoder can never be adapted and tested on
+    another fold's data it was trained on, nor its weights loaded into another model of the same shapes.
+
+    Arguments
+    ---------
+    hparams : dict
+        Needs ``stage1_folder``, ``manifest_folder``, ``encoder`` and ``pretrainer`` (whose loadable is the
+        encoder); ``allow_unfinished_stage1`` (default False).
 
     Returns
     -------
@@ -208,7 +228,14 @@ def load_stage1_encoder(hparams):
     checkpoint = find_stage1_checkpoint(stage1_folder)
     check_same_fold(stage1_folder, hparams["manifest_folder"])
     if not os.path.isfile(os.path.join(stage1_folder, "test_metrics.json")):
+        if not hparams.get("allow_unfinished_stage1", False):
+            raise Stage1Error(
+                f"Stage 1 in {stage1_folder} has not finished (no test_metrics.json). Let it finish (running its "
+                "command again resumes it), or pass --allow_unfinished_stage1 True to start from its best "
+                "checkpoint so far."
+            )
         logger.warning("Stage 1 in %s has not finished; using its best checkpoint so far.", stage1_folder)
+    check_same_backbone(stage1_folder, hparams["encoder"], hparams.get("wav2vec2_hub"))
     logger.info(
         "Stage 2 starts from the stage-1 encoder of epoch %s (valid UA %.2f): %s",
         checkpoint.meta.get("epoch"),
@@ -246,6 +273,33 @@ def find_stage1_checkpoint(stage1_folder):
     if "encoder" not in checkpoint.paramfiles or not checkpoint.paramfiles["encoder"].is_file():
         raise Stage1Error(f"Checkpoint {checkpoint.path} has no encoder.ckpt: it is not a stage-1 checkpoint. {fix}")
     return checkpoint
+
+
+def check_same_backbone(stage1_folder, encoder, wav2vec2_hub=None):
+    """Raises if the stage-1 run was trained on another backbone (family or architecture) than ``encoder``.
+
+    Arguments
+    ---------
+    stage1_folder : str
+    encoder : custom_modules.encoder.SSLEncoder
+        This run's encoder, built from its ``wav2vec2_hub``.
+    wav2vec2_hub : str, optional
+        This run's ``wav2vec2_hub``, for the message.
+    """
+    path = os.path.join(stage1_folder, BACKBONE_FILE)
+    if not os.path.isfile(path):
+        logger.warning("%s has no %s (written by an older version of the recipe): the backbone is not checked.", stage1_folder, BACKBONE_FILE)
+        return
+    with open(path, encoding="utf-8") as handle:
+        stage1 = json.load(handle)
+    own = encoder.backbone_identity()
+    differences = [f"{key}: {stage1.get(key)} in stage 1, {own[key]} here" for key in own if stage1.get(key) != own[key]]
+    if differences:
+        raise Stage1Error(
+            f"The stage-1 run in {stage1_folder} was trained on another backbone than this run's "
+            f"--wav2vec2_hub {wav2vec2_hub} ({'; '.join(differences)}). Stage 2 must use the same wav2vec2_hub "
+            f"architecture as stage 1: pass --wav2vec2_hub {stage1['wav2vec2_hub']}."
+        )
 
 
 def check_same_fold(stage1_folder, manifest_folder):
