@@ -249,6 +249,7 @@ def left_out_utterances(manifest_folder, skipped_in_training):
 
 
 def _leave_out_at_preparation(hparams):
+    """How to leave utterances out of every split, for the train script that is running."""
     from iemocap_prepare import command_with_skip_bad_wavs
 
     if hparams["skip_bad_wavs"]:

@@ -29,7 +29,7 @@ from custom_modules.errors import RecipeInputError
 
 logger = get_logger(__name__)
 
-
+# Written by every run: the backbone it was given and built (record_backbone), read by stage 2.
 BACKBONE_FILE = "backbone.json"
 
 
