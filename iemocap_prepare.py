@@ -32,6 +32,7 @@ import logging
 import os
 import random
 import re
+import shlex
 import sys
 import unicodedata
 from collections import Counter, defaultdict
@@ -39,6 +40,7 @@ from collections import Counter, defaultdict
 from speechbrain.utils.logger import get_logger
 
 from custom_modules.audio_checks import audio_problem
+from custom_modules.errors import INPUT_ERROR_EXIT, RecipeInputError
 from custom_modules.vocabulary import CHARACTERS, EMOTIONS, STYLES
 
 logger = get_logger(__name__)
@@ -52,14 +54,73 @@ FULL_RELEASE_COUNTS = {"neu": 1708, "hap": 1636, "ang": 1103, "sad": 1084}
 PREPARE_VERSION = 2
 OPTIONS_FILE = "prepare_options.json"
 SPLITS = ("train", "valid", "test")
+# The seed of hparams/stage1.yaml and stage2.yaml: manifests prepared alone equal the ones training writes.
+DEFAULT_SEED = 1986
+# How every entry point spells "leave unusable wavs out": a value, as SpeechBrain's overrides need one.
+SKIP_BAD_WAVS = ("--skip_bad_wavs", "True")
 
 EMO_BLOCK = re.compile(r"^\[(\d+\.?\d*) - (\d+\.?\d*)\]\s+(\S+)\s+(\S+)\s+\[")
 TRANSCRIPT_LINE = re.compile(r"^(\S+) \[(\d+\.?\d*)-(\d+\.?\d*)\]:\s?(.*)$")
 TAG = re.compile(r"\[[^\]]*\]|<[^>]*>")
 
 
-class IEMOCAPError(ValueError):
+class IEMOCAPError(RecipeInputError, ValueError):
     """Raised for input that cannot be prepared; the message names the problem and the fix."""
+
+
+class BadWavsError(IEMOCAPError):
+    """Annotated utterances without a usable wav or transcript.
+
+    The fix depends on the entry point (this script, or a train script that prepares its fold):
+    ``for_command`` gives the same error with the exact command that leaves them out.
+
+    Arguments
+    ---------
+    listing : str
+        What is wrong, utterance by utterance.
+    command : str, optional
+        The command that leaves them out.
+    """
+
+    def __init__(self, listing, command=None):
+        self.listing = listing
+        leave_out = f"run `{command}`" if command else "prepare with skip_bad_wavs=True"
+        super().__init__(
+            f"{listing}\nFix or restore these files (the full release has all of them), or leave them out on purpose "
+            f"(they are then listed in prepare_options.json and in the runs' test_metrics.json): {leave_out}"
+        )
+
+    def for_command(self, argv):
+        """The same error, naming ``command_with_skip_bad_wavs(argv)`` as the way to leave the files out."""
+        return BadWavsError(self.listing, command_with_skip_bad_wavs(argv))
+
+
+def command_with_skip_bad_wavs(argv):
+    """The command ``argv`` (script and arguments, as ``sys.argv``) again, with ``--skip_bad_wavs True``.
+
+    Arguments
+    ---------
+    argv : list of str
+
+    Returns
+    -------
+    str
+
+    Example
+    -------
+    >>> command_with_skip_bad_wavs(["train_stage1.py", "hparams/stage1.yaml", "--skip_bad_wavs", "False", "--seed", "3"])
+    'python train_stage1.py hparams/stage1.yaml --seed 3 --skip_bad_wavs True'
+    """
+    kept, index = [], 0
+    while index < len(argv):
+        if argv[index] == SKIP_BAD_WAVS[0]:
+            has_value = index + 1 < len(argv) and not argv[index + 1].startswith("--")
+            index += 2 if has_value else 1
+            continue
+        if not argv[index].startswith(SKIP_BAD_WAVS[0] + "="):
+            kept.append(argv[index])
+        index += 1
+    return "python " + shlex.join([*kept, *SKIP_BAD_WAVS])
 
 
 def prepare_iemocap(
@@ -67,7 +128,7 @@ def prepare_iemocap(
     save_folder,
     test_session,
     valid_ratio=0.1,
-    seed=1234,
+    seed=DEFAULT_SEED,
     min_duration=0.1,
     skip_bad_wavs=False,
 ):
@@ -84,13 +145,13 @@ def prepare_iemocap(
     valid_ratio : float
         Share of each emotion class of the training sessions moved to validation.
     seed : int
-        Seed of the validation draw.
+        Seed of the validation draw (default: the training yaml's).
     min_duration : float
         Utterances shorter than this (seconds) cannot be encoded by wav2vec 2.0 and are reported as bad.
     skip_bad_wavs : bool
         If False (default), a missing, unreadable, empty, silent, too short, stereo or wrong-rate wav (or a
-        missing transcript) is an error listing every offender. If True, those utterances are left out, listed in
-        the summary and logged.
+        missing transcript) is an error listing every offender (``BadWavsError``). If True, those utterances are
+        left out, listed in the summary and logged. On the command line: ``--skip_bad_wavs True``.
 
     Returns
     -------
@@ -113,6 +174,12 @@ def prepare_iemocap(
     test_session = check_test_session(test_session)
     if not 0.0 <= valid_ratio < 1.0:
         raise IEMOCAPError(f"valid_ratio must be in [0, 1), got {valid_ratio}.")
+    if not isinstance(skip_bad_wavs, bool):
+        # A bare --skip_bad_wavs in a train script's overrides arrives as None (yaml null).
+        raise IEMOCAPError(
+            f"skip_bad_wavs must be True or False, got {skip_bad_wavs!r}: write {' '.join(SKIP_BAD_WAVS)} "
+            "on the command line (the option takes a value)."
+        )
     options = {
         "data_folder": root,
         "test_session": test_session,
@@ -398,11 +465,9 @@ def check_audio(utterances, min_duration, skip_bad_wavs):
     if problems and not skip_bad_wavs:
         by_reason = Counter(reason.split(":")[0] for reason in problems.values())
         examples = "\n".join(f"  {u}: {r} ({utterances[u]['wav']})" for u, r in list(problems.items())[:10])
-        raise IEMOCAPError(
+        raise BadWavsError(
             f"{len(problems)} of {len(utterances)} annotated utterances cannot be used "
-            f"({', '.join(f'{n} {r}' for r, n in by_reason.items())}):\n{examples}\n"
-            "Fix or restore these files (the full release has all of them), or pass --skip_bad_wavs "
-            "to leave them out; they are then listed in prepare_options.json."
+            f"({', '.join(f'{n} {r}' for r, n in by_reason.items())}):\n{examples}"
         )
     for utt_id, reason in problems.items():
         logger.warning("Leaving out %s: %s", utt_id, reason)
@@ -495,6 +560,33 @@ def log_summary(summary, save_folder):
     logger.info("\n".join(lines))
 
 
+def skipped_by_split(save_folder):
+    """The utterances preparation left out (``skip_bad_wavs=True``) in ``save_folder``, by the split they lost.
+
+    They are left out before the validation draw: those of the test session are the test set's, those of the
+    training sessions ``train_or_valid``.
+
+    Arguments
+    ---------
+    save_folder : str
+        Where ``prepare_iemocap`` wrote the manifests.
+
+    Returns
+    -------
+    dict
+        ``{"test": {utt_id: reason}, "train_or_valid": {utt_id: reason}}``.
+    """
+    stored = _load_stored_options(save_folder)
+    if stored is None:
+        raise IEMOCAPError(f"{save_folder} holds no complete preparation ({OPTIONS_FILE} and the three manifests).")
+    test_session = stored["options"]["test_session"]
+    by_split = {"test": {}, "train_or_valid": {}}
+    for utt_id, reason in stored["summary"]["skipped"].items():
+        split = "test" if parse_utterance_id(utt_id)["session"] == test_session else "train_or_valid"
+        by_split[split][utt_id] = reason
+    return by_split
+
+
 def _emo_eval_dir(root, session):
     return os.path.join(root, f"Session{session}", "dialog", "EmoEvaluation")
 
@@ -524,23 +616,39 @@ def _write_json(path, content):
         json.dump(content, handle, indent=2)
 
 
+def _boolean(text):
+    if text not in ("True", "False", "true", "false"):
+        raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
+    return text in ("True", "true")
+
+
 def main(argv=None):
     """Command-line entry point; errors are printed without a traceback."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    command = sys.argv if argv is None else ["iemocap_prepare.py", *argv]
+    parser = argparse.ArgumentParser(prog="iemocap_prepare.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data_folder", required=True, help="IEMOCAP_full_release or its parent")
     parser.add_argument("--save_folder", required=True, help="where the manifests are written")
     parser.add_argument("--test_session", required=True, help="held-out session, 1-5")
     parser.add_argument("--valid_ratio", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the validation draw (the training yaml's)")
     parser.add_argument("--min_duration", type=float, default=0.1)
-    parser.add_argument("--skip_bad_wavs", action="store_true")
+    parser.add_argument(
+        "--skip_bad_wavs",
+        type=_boolean,
+        default=False,
+        metavar="{True,False}",
+        help="True leaves out unusable wavs (listed) instead of stopping; spelled as in the train scripts",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        prepare_iemocap(**vars(args))
-    except IEMOCAPError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        try:
+            prepare_iemocap(**vars(args))
+        except BadWavsError as error:
+            raise error.for_command(command) from None
+    except RecipeInputError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return INPUT_ERROR_EXIT
     return 0
 
 

@@ -19,11 +19,15 @@ Authors
 
 import sys
 
+from custom_modules.errors import input_errors_end_the_run
 from custom_modules.experiment import fit_and_evaluate, prepare_fold_data, setup_experiment
 
 if __name__ == "__main__":
-    hparams, run_opts = setup_experiment(sys.argv[1:])
-    datasets, label_encoders, tokenizer = prepare_fold_data(hparams)
+    # Input the recipe cannot use (corpus, folders, checkpoints) ends the run with its message; bugs keep their
+    # traceback.
+    with input_errors_end_the_run():
+        hparams, run_opts = setup_experiment(sys.argv[1:])
+        datasets, label_encoders, tokenizer = prepare_fold_data(hparams)
 
-    # Stage 1 starts from the pretrained backbone; `finetune` (full by default) decides what trains.
-    fit_and_evaluate(hparams, run_opts, datasets, label_encoders, tokenizer)
+        # Stage 1 starts from the pretrained backbone; `finetune` (full by default) decides what trains.
+        fit_and_evaluate(hparams, run_opts, datasets, label_encoders, tokenizer)

@@ -21,6 +21,7 @@ Authors
 
 import sys
 
+from custom_modules.errors import input_errors_end_the_run
 from custom_modules.experiment import (
     fit_and_evaluate,
     load_stage1_encoder,
@@ -29,12 +30,15 @@ from custom_modules.experiment import (
 )
 
 if __name__ == "__main__":
-    hparams, run_opts = setup_experiment(sys.argv[1:])
-    datasets, label_encoders, tokenizer = prepare_fold_data(hparams)
+    # Input the recipe cannot use (corpus, folders, checkpoints) ends the run with its message; bugs keep their
+    # traceback.
+    with input_errors_end_the_run():
+        hparams, run_opts = setup_experiment(sys.argv[1:])
+        datasets, label_encoders, tokenizer = prepare_fold_data(hparams)
 
-    # The stage-1 encoder is loaded first and the adapters go on top of it: inserted before loading, LoRA
-    # would rename the q/k/v weights and the stage-1 values would not reach them.
-    load_stage1_encoder(hparams)
-    hparams["encoder"].insert_adapters()
+        # The stage-1 encoder is loaded first and the adapters go on top of it: inserted before loading, LoRA
+        # would rename the q/k/v weights and the stage-1 values would not reach them.
+        load_stage1_encoder(hparams)
+        hparams["encoder"].insert_adapters()
 
-    fit_and_evaluate(hparams, run_opts, datasets, label_encoders, tokenizer)
+        fit_and_evaluate(hparams, run_opts, datasets, label_encoders, tokenizer)

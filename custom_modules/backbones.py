@@ -1,8 +1,10 @@
-"""Randomly initialised wav2vec 2.0 backbones saved as local Hugging Face folders.
+"""Randomly initialised wav2vec 2.0 backbones (and HuBERT, WavLM, data2vec-audio) saved as local Hugging Face
+folders.
 
 Tests, the demo and the benchmark never download weights. They build a backbone from a
-``transformers.Wav2Vec2Config`` and ``save_pretrained`` it into a folder; the recipe then loads that folder
-through exactly the code path it uses for a hub id (``speechbrain.integrations.huggingface.Wav2Vec2``).
+``transformers.Wav2Vec2Config`` (or the config of another family, ``FAMILIES``) and ``save_pretrained`` it into a
+folder; the recipe then loads that folder through exactly the code path it uses for a hub id
+(``speechbrain.integrations.huggingface.Wav2Vec2``).
 
 Architectures:
 
@@ -25,7 +27,17 @@ import os
 
 import numpy as np
 import torch
-from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+from transformers import (
+    Data2VecAudioConfig,
+    Data2VecAudioModel,
+    HubertConfig,
+    HubertModel,
+    Wav2Vec2Config,
+    Wav2Vec2FeatureExtractor,
+    Wav2Vec2Model,
+    WavLMConfig,
+    WavLMModel,
+)
 
 _CNN = {
     "conv_kernel": (10, 3, 3, 3, 3, 2, 2),
@@ -65,6 +77,19 @@ ARCHITECTURES = {
     },
 }
 
+# The backbone families the recipe supports, by Hugging Face model type: the same CNN + Transformer layout and
+# layer names (``encoder.layers.*.attention.[qkv]_proj``, ``feed_forward.output_dense``), so every architecture
+# above exists in each of them.
+FAMILIES = {
+    "wav2vec2": (Wav2Vec2Config, Wav2Vec2Model),
+    "hubert": (HubertConfig, HubertModel),
+    "wavlm": (WavLMConfig, WavLMModel),
+    "data2vec-audio": (Data2VecAudioConfig, Data2VecAudioModel),
+}
+# data2vec-audio's num_conv_pos_embeddings counts the positional convolution's layers (wav2vec 2.0's is its
+# kernel width): the tiny model gets 2 layers of width 16 instead of 16 layers.
+_TINY_FAMILY_SETTINGS = {"data2vec-audio": {"num_conv_pos_embeddings": 2, "conv_pos_kernel_size": 16}}
+
 # Preprocessor settings of the matching hub checkpoints: whether the waveform is normalised and whether the
 # model expects an attention mask (layer-norm CNNs do; wav2vec2-base's group-norm CNN does not).
 _PREPROCESSORS = {
@@ -74,8 +99,8 @@ _PREPROCESSORS = {
 }
 
 
-def build_backbone(save_dir, architecture="tiny", seed=0):
-    """Saves a randomly initialised wav2vec 2.0 of the given architecture as a Hugging Face folder.
+def build_backbone(save_dir, architecture="tiny", seed=0, family="wav2vec2"):
+    """Saves a randomly initialised backbone of the given architecture and family as a Hugging Face folder.
 
     Re-running with the same arguments leaves an existing folder untouched.
 
@@ -87,6 +112,8 @@ def build_backbone(save_dir, architecture="tiny", seed=0):
         One of ``ARCHITECTURES``.
     seed : int
         Seed of the random initialisation.
+    family : str
+        One of ``FAMILIES`` (a Hugging Face model type).
 
     Returns
     -------
@@ -99,21 +126,31 @@ def build_backbone(save_dir, architecture="tiny", seed=0):
     >>> folder = build_backbone(tempfile.mkdtemp(), "tiny")
     >>> sorted(os.listdir(folder))
     ['backbone_recipe.json', 'config.json', 'model.safetensors', 'preprocessor_config.json']
+    >>> json.load(open(build_backbone(tempfile.mkdtemp(), "tiny", family="wavlm") + "/config.json"))["model_type"]
+    'wavlm'
     """
     if architecture not in ARCHITECTURES:
         raise ValueError(f"Unknown architecture {architecture!r}; choose from {sorted(ARCHITECTURES)}.")
+    if family not in FAMILIES:
+        raise ValueError(f"Unknown backbone family {family!r}; choose from {sorted(FAMILIES)}.")
     recipe = {"architecture": architecture, "seed": seed}
+    if family != "wav2vec2":  # wav2vec 2.0 folders built before families existed stay valid
+        recipe["family"] = family
     marker = os.path.join(save_dir, "backbone_recipe.json")
     if os.path.isfile(marker) and os.path.isfile(os.path.join(save_dir, "config.json")):
         with open(marker, encoding="utf-8") as handle:
             if json.load(handle) == recipe:
                 return save_dir
     os.makedirs(save_dir, exist_ok=True)
-    config = Wav2Vec2Config(**ARCHITECTURES[architecture])
+    config_class, model_class = FAMILIES[family]
+    settings = dict(ARCHITECTURES[architecture])
+    if architecture == "tiny":
+        settings.update(_TINY_FAMILY_SETTINGS.get(family, {}))
+    config = config_class(**settings)
     # Seed a private generator so building a backbone never disturbs the caller's global RNG.
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model = Wav2Vec2Model(config)
+        model = model_class(config)
     if architecture == "tiny":
         _init_filterbank(model.feature_extractor.conv_layers[0].conv)
     model.save_pretrained(save_dir)

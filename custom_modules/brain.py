@@ -15,6 +15,8 @@ from collections import defaultdict
 
 import torch
 import torch.nn.functional as F
+from torch.nn import SyncBatchNorm
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 import speechbrain as sb
 from speechbrain.utils.distributed import if_main_process
@@ -164,6 +166,23 @@ class MultiTaskSERBrain(sb.Brain):
             for name, optimizer in self.optimizers_dict.items():
                 self.checkpointer.add_recoverable(name, optimizer)
 
+    def _wrap_distributed(self):
+        """SpeechBrain's DDP wrapping, with ``find_unused_parameters`` for the encoder only.
+
+        It is on because of LayerDrop (``experiment.with_layerdrop_under_ddp``), which skips encoder layers only;
+        every parameter of the heads gets a gradient at every step, and searching them would cost a traversal of
+        the autograd graph per step and a PyTorch warning that nothing was found.
+        """
+        if not (self.distributed_launch and self.find_unused_parameters):
+            return super()._wrap_distributed()
+        for name, module in self.modules.items():
+            if any(p.requires_grad for p in module.parameters()):
+                self.modules[name] = DDP(
+                    SyncBatchNorm.convert_sync_batchnorm(module),
+                    device_ids=None if self.distributed_backend == "gloo" else [self.device],
+                    find_unused_parameters=name == "encoder",
+                )
+
     def check_gradients(self):
         """Drops every gradient of a step if any is not finite, with one fused check.
 
@@ -208,15 +227,17 @@ class MultiTaskSERBrain(sb.Brain):
 
     def _write_test_outputs(self, stats, epoch_loaded):
         summaries = {task: metrics.summarize() for task, metrics in self.task_metrics.items()}
+        skipped = self.hparams.__dict__.get("skipped_utterances", {})
         metrics = {
             **{k: v for k, v in summaries["emo"].items()},
             "epoch": epoch_loaded,
             "test_session": self.hparams.test_session,
             "loss": stats["loss"],
             "parameters": parameter_counts([self.hparams.encoder, self.hparams.heads]),
-            "left_out_utterances": {
-                split: len(items) for split, items in self.hparams.__dict__.get("skipped_utterances", {}).items()
-            },
+            # Every utterance the splits lost, at preparation or before training (a test set of `count`
+            # utterances is complete only if left_out_utterances["test"] is 0), and why.
+            "left_out_utterances": {split: len(items) for split, items in skipped.items()},
+            "left_out_reasons": {split: items for split, items in skipped.items() if items},
             "settings": {
                 key: self.hparams.__dict__.get(key)
                 for key in ("wav2vec2_hub", "finetune", "aux_tasks", "aux_weight", "task_adapters", "fusion", "scl", "scl_weight", "seed")

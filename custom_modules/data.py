@@ -6,6 +6,7 @@ Authors
 
 import json
 import os
+import sys
 
 import numpy as np
 import torch
@@ -18,11 +19,16 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
 from custom_modules.audio_checks import audio_problem
+from custom_modules.errors import RecipeInputError
 from custom_modules.vocabulary import CHARACTERS, CTC_VOCAB_SIZE, TASK_LABELS
 
 logger = get_logger(__name__)
 
 SPLITS = ("train", "valid", "test")
+
+
+class UnusableDataError(RecipeInputError, ValueError):
+    """Utterances that training cannot use where none may be left out; the message lists them and the fix."""
 
 
 def prepare_manifests(hparams):
@@ -34,20 +40,24 @@ def prepare_manifests(hparams):
         Needs ``data_folder``, ``manifest_folder``, ``test_session``, ``valid_ratio``, ``seed`` and
         ``skip_bad_wavs``.
     """
-    from iemocap_prepare import prepare_iemocap
+    from iemocap_prepare import BadWavsError, prepare_iemocap
 
-    run_on_main(
-        prepare_iemocap,
-        kwargs={
-            "data_folder": hparams["data_folder"],
-            "save_folder": hparams["manifest_folder"],
-            "test_session": hparams["test_session"],
-            "valid_ratio": hparams["valid_ratio"],
-            "seed": hparams["seed"],
-            "min_duration": hparams["min_duration"],
-            "skip_bad_wavs": hparams["skip_bad_wavs"],
-        },
-    )
+    try:
+        run_on_main(
+            prepare_iemocap,
+            kwargs={
+                "data_folder": hparams["data_folder"],
+                "save_folder": hparams["manifest_folder"],
+                "test_session": hparams["test_session"],
+                "valid_ratio": hparams["valid_ratio"],
+                "seed": hparams["seed"],
+                "min_duration": hparams["min_duration"],
+                "skip_bad_wavs": hparams["skip_bad_wavs"],
+            },
+        )
+    except BadWavsError as error:
+        # The fix is this train script's own command with --skip_bad_wavs True, not iemocap_prepare.py's.
+        raise error.for_command(sys.argv) from None
 
 
 def build_label_encoders(save_folder):
@@ -189,14 +199,14 @@ def leave_out_unusable(datasets, hparams):
             continue
         listing = "; ".join(f"{u}: {r}" for u, r in list(problems.items())[:10])
         if split == "test":
-            raise ValueError(
+            raise UnusableDataError(
                 f"{len(problems)} test utterance(s) cannot be used ({listing}). The test set must be complete to be "
-                "comparable: restore these files, or re-run iemocap_prepare.py with --skip_bad_wavs to drop them "
-                "from every split on purpose."
+                f"comparable: restore these files, or leave them out of every split on purpose "
+                f"({_leave_out_at_preparation(hparams)}; test_metrics.json then lists them)."
             )
         share = len(problems) / max(len(dataset.data), 1)
         if share > hparams["max_skipped_share"]:
-            raise ValueError(
+            raise UnusableDataError(
                 f"{len(problems)} of {len(dataset.data)} {split} utterances cannot be used ({listing}); more than "
                 f"max_skipped_share={hparams['max_skipped_share']} points at a broken corpus copy or --data_folder."
             )
@@ -207,6 +217,45 @@ def leave_out_unusable(datasets, hparams):
         with open(os.path.join(hparams["output_folder"], "skipped_utterances.json"), "w", encoding="utf-8") as handle:
             json.dump(skipped, handle, indent=2)
     return datasets, skipped
+
+
+def left_out_utterances(manifest_folder, skipped_in_training):
+    """Every utterance a fold lost, by split, and why: at preparation (``--skip_bad_wavs True``) or before
+    training (``leave_out_unusable``).
+
+    Preparation leaves files out before the validation draw, so those of the training sessions are under
+    ``train_or_valid``; a test-session utterance is the test set's, whenever it was left out.
+
+    Arguments
+    ---------
+    manifest_folder : str
+        The fold's manifests (with ``prepare_options.json``).
+    skipped_in_training : dict
+        Split -> {utt_id: reason}, from ``leave_out_unusable``.
+
+    Returns
+    -------
+    dict
+        ``train``, ``valid``, ``test`` and ``train_or_valid`` -> {utt_id: reason}.
+    """
+    from iemocap_prepare import skipped_by_split
+
+    left_out = {split: {} for split in (*SPLITS, "train_or_valid")}
+    for split, items in skipped_by_split(manifest_folder).items():
+        left_out[split].update((utt_id, f"left out at preparation: {reason}") for utt_id, reason in items.items())
+    for split, items in skipped_in_training.items():
+        left_out[split].update((utt_id, f"left out before training: {reason}") for utt_id, reason in items.items())
+    return left_out
+
+
+def _leave_out_at_preparation(hparams):
+    """How to leave utterances out of every split, for the train script that is running."""
+    from iemocap_prepare import command_with_skip_bad_wavs
+
+    if hparams["skip_bad_wavs"]:
+        # The manifests were written before these files went bad, and unchanged options skip preparation.
+        return f"remove {hparams['manifest_folder']} and run the same command again"
+    return f"run `{command_with_skip_bad_wavs(sys.argv)}`"
 
 
 def read_mono_audio(utt_id, path):

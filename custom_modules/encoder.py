@@ -1,7 +1,8 @@
 """The SSL speech encoder of both stages, and the adapters the paper inserts into it.
 
 ``SSLEncoder`` wraps a SpeechBrain Hugging Face lobe (``speechbrain.integrations.huggingface.Wav2Vec2``,
-``HuBERT`` or ``WavLM``) and makes the finetuning mode a setting:
+``HuBERT`` or ``WavLM``; the ``Wav2Vec2`` lobe loads any of wav2vec 2.0, HuBERT, WavLM and data2vec-audio through
+``AutoModel``) and makes the finetuning mode a setting:
 
 - ``full``: every parameter trains except the CNN feature encoder (stage 1, Table 2 setting 2);
 - ``adapters``: the lobe is frozen; LoRA on the attention q/k/v projections and a bottleneck adapter after the
@@ -39,11 +40,33 @@ from speechbrain.utils.checkpoints import (
     register_checkpoint_hooks,
 )
 
+from custom_modules.errors import RecipeInputError
 from custom_modules.feature_cache import CNNFeatureCache, cnn_output_frames
 
 FINETUNE_MODES = ("full", "adapters", "frozen")
+# What makes two backbones the same model for a checkpoint: the family and the settings that shape the computation.
+# Two families (or pre- and post-LayerNorm variants) can have the same parameter names and shapes, so loading a
+# checkpoint alone would not notice; dropout, LayerDrop and masking settings do not matter.
+BACKBONE_IDENTITY_KEYS = (
+    "model_type",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "hidden_act",
+    "conv_dim",
+    "conv_kernel",
+    "conv_stride",
+    "conv_bias",
+    "feat_extract_norm",
+    "do_stable_layer_norm",
+)
 # Names of the parameters that adapters add (LoRA and HoulsbyAdapterLinear naming).
 ADAPTER_KEY_MARKERS = ("adapter_down_proj", "adapter_up_proj", "pretrained_module", "pretrained_linear")
+
+
+class CheckpointMismatchError(RecipeInputError, RuntimeError):
+    """A checkpoint written by an encoder of other settings (backbone, adapters); the message says which to use."""
 
 
 class BottleneckAdapter(nn.Module):
@@ -106,6 +129,54 @@ class IdentityInitHoulsbyAdapter(HoulsbyAdapterLinear):
         nn.init.zeros_(self.adapter_up_proj.weight)
         for parameter in self.pretrained_linear.parameters():
             parameter.requires_grad = False
+
+
+class MergedWeightLoRA(LoRA):
+    """SpeechBrain's LoRA on a linear layer, which also shows the adapted ``weight`` and the pretrained ``bias``.
+
+    WavLM's attention does not call its q/k/v projections: it hands ``q_proj.weight`` and ``q_proj.bias`` to
+    ``F.multi_head_attention_forward``. SpeechBrain's ``LoRA`` only changes ``forward`` and has no ``weight``
+    or ``bias`` of its own, so there it fails (``AttributeError``), and a wrapper that passed the pretrained
+    tensors through would be silently bypassed. Here ``weight`` is ``W + scaling * B A`` from the same
+    parameters as the low-rank path of ``forward``, so code that reads the weights gets the adapted projection
+    and its gradient reaches the LoRA factors. Parameter names stay SpeechBrain's (``pretrained_module``,
+    ``adapter_down_proj``, ``adapter_up_proj``): checkpoints and the stage-1 hand-over are unchanged.
+
+    Arguments
+    ---------
+    target_module : torch.nn.Linear
+        The pretrained layer to adapt.
+    rank : int
+        LoRA rank.
+    alpha : float
+        Scaling numerator (update scaled by ``alpha / rank``).
+
+    Example
+    -------
+    >>> layer = nn.Linear(8, 8)
+    >>> lora = MergedWeightLoRA(layer, rank=2, alpha=2.0)
+    >>> nn.init.normal_(lora.adapter_up_proj.weight)
+    Parameter containing:...
+    >>> x = torch.randn(3, 8)
+    >>> torch.allclose(F.linear(x, lora.weight, lora.bias), lora(x), atol=1e-6)
+    True
+    """
+
+    def __init__(self, target_module, rank=16, alpha=1.0):
+        if not isinstance(target_module, nn.Linear):
+            raise ValueError(f"LoRA targets must be linear layers, got {type(target_module).__name__}.")
+        super().__init__(target_module, rank=rank, alpha=alpha)
+
+    @property
+    def weight(self):
+        """The adapted weight ``W + scaling * B A`` (equal to ``W`` while the up-projection is zero)."""
+        update = self.adapter_up_proj.weight @ self.adapter_down_proj.weight
+        return self.pretrained_module.weight + self.scaling * update
+
+    @property
+    def bias(self):
+        """The pretrained bias (LoRA does not change it)."""
+        return self.pretrained_module.bias
 
 
 @register_checkpoint_hooks
@@ -175,7 +246,8 @@ class SSLEncoder(AdaptedModel):
             raise ValueError("finetune: adapters needs lora_targets or bottleneck_targets (both are empty).")
         super().__init__(
             model_to_adapt=ssl_model,
-            adapter_class=LoRA,
+            # Not SpeechBrain's LoRA: WavLM reads the projections' weights instead of calling them.
+            adapter_class=MergedWeightLoRA,
             target_layers=list(lora_targets) if use_adapters else [],
             # "*" also matches the root module's empty name: every parameter trains in full mode.
             unfrozen_layers=["*"] if finetune == "full" else [],
@@ -230,6 +302,10 @@ class SSLEncoder(AdaptedModel):
         ``Wav2Vec2Config``'s default is 0.1)."""
         return float(getattr(self.adapted_model.model.config, "layerdrop", 0.0) or 0.0)
 
+    def backbone_identity(self):
+        """The Hugging Face model's family and architecture (``backbone_identity``)."""
+        return backbone_identity(self.adapted_model.model.config)
+
     def relative_frame_lengths(self, wav_lens, n_samples, n_frames):
         """The relative lengths of the encoder's output frames (see ``relative_frame_lengths``)."""
         return relative_frame_lengths(self.adapted_model.model.config, wav_lens, n_samples, n_frames)
@@ -265,7 +341,7 @@ class SSLEncoder(AdaptedModel):
         problems = _key_problems(own, state)
         problems += [f"missing trainable {n}" for n in self.trainable_parameter_names() if n not in state]
         if problems:
-            raise RuntimeError(
+            raise CheckpointMismatchError(
                 f"Checkpoint {path} does not fit this encoder ({len(problems)} problems, e.g. {problems[:3]}). "
                 "It was written by a run with other encoder or adapter settings; use a fresh output_folder."
             )
@@ -283,12 +359,36 @@ class SSLEncoder(AdaptedModel):
         problems = _key_problems(self.state_dict(), state)
         problems += [f"missing {key}" for key in self.state_dict() if key not in state]
         if problems:
-            raise RuntimeError(
+            raise CheckpointMismatchError(
                 f"The stage-1 encoder {path} does not fit this encoder ({len(problems)} problems, e.g. "
                 f"{problems[:3]}). Stage 2 must use the same wav2vec2_hub architecture as stage 1 and, when "
                 "stage 1 trained adapters, the same lora_rank, bottleneck_dim and targets."
             )
         self.load_state_dict(state, strict=True)
+
+
+def backbone_identity(config):
+    """The settings of a Hugging Face config that two backbones must share for a checkpoint of one to fit the
+    other (``BACKBONE_IDENTITY_KEYS``), JSON-ready.
+
+    Arguments
+    ---------
+    config : transformers.PretrainedConfig
+
+    Returns
+    -------
+    dict
+
+    Example
+    -------
+    >>> from transformers import HubertConfig, Wav2Vec2Config
+    >>> backbone_identity(Wav2Vec2Config())["model_type"], backbone_identity(Wav2Vec2Config())["conv_stride"]
+    ('wav2vec2', [5, 2, 2, 2, 2, 2, 2])
+    >>> backbone_identity(Wav2Vec2Config()) == backbone_identity(HubertConfig())
+    False
+    """
+    identity = {key: getattr(config, key, None) for key in BACKBONE_IDENTITY_KEYS}
+    return json.loads(json.dumps(identity))  # tuples as lists, as they are read back from a file
 
 
 def normalize_waveforms(wavs, wav_lens=None, eps=1e-5):

@@ -1,5 +1,6 @@
 """SSLEncoder: what trains in each mode, adapter insertion, and loading a stage-1 encoder bit for bit."""
 
+import copy
 import re
 
 import pytest
@@ -178,3 +179,93 @@ def test_cnn_feature_cache_gives_the_uncached_encoder_and_gradients_and_skips_th
 def test_cnn_feature_cache_refuses_a_training_feature_encoder(tiny_lobe):
     with pytest.raises(ValueError, match="cache_cnn_features needs freeze_feature_encoder"):
         SSLEncoder(tiny_lobe(), finetune="full", freeze_feature_encoder=False, cache_cnn_features=True)
+
+
+# ---- Every backbone family README names ------------------------------------------------------------------------
+# WavLM's attention reads q_proj.weight / .bias directly instead of calling q_proj: an adapter that only changes
+# forward() is bypassed (or crashes) there, so each family is checked on a tiny random model of its own.
+FAMILIES = ("wav2vec2", "hubert", "wavlm", "data2vec-audio")
+LORA_LAYER = re.compile(r"\.attention\.[qkv]_proj$")
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def family_lobe(request, tmp_path_factory):
+    """A factory of fresh lobes loaded from a tiny random backbone of each family in turn."""
+    from speechbrain.integrations.huggingface import Wav2Vec2
+
+    from custom_modules.backbones import build_backbone
+
+    folder = tmp_path_factory.mktemp(f"backbone_{request.param}")
+    build_backbone(str(folder / "tiny"), "tiny", family=request.param)
+
+    def make():
+        lobe = Wav2Vec2(str(folder / "tiny"), save_path=str(folder / "hf_cache"))
+        assert lobe.model.config.model_type == request.param
+        return lobe
+
+    return make
+
+
+def _waveforms():
+    generator = torch.Generator().manual_seed(1)
+    return torch.randn(2, 8000, generator=generator), torch.tensor([1.0, 0.6])
+
+
+@pytest.mark.parametrize("finetune", ["full", "adapters", "frozen"])
+def test_every_finetune_mode_trains_on_every_backbone_family(family_lobe, finetune):
+    encoder = SSLEncoder(family_lobe(), finetune=finetune, cache_cnn_features=True, **ADAPTER_SETTINGS).train()
+    wavs, lens = _waveforms()
+    feats = encoder(wavs, lens, utterance_ids=["a", "b"])
+    trainable = {name: p for name, p in encoder.named_parameters() if p.requires_grad}
+    if finetune == "frozen":
+        assert not trainable and not feats.requires_grad
+        return
+    feats.pow(2).mean().backward()
+    assert all(p.grad is not None for p in trainable.values()), [n for n, p in trainable.items() if p.grad is None]
+    if finetune == "adapters":
+        adapted = {name.split(".adapter_")[0].split(".")[-1] for name in trainable}
+        assert adapted == {"q_proj", "k_proj", "v_proj", "output_dense"}
+
+
+def test_lora_changes_the_attention_of_every_backbone_family(family_lobe):
+    encoder = SSLEncoder(family_lobe(), finetune="adapters", manual_adapter_insertion=True, **ADAPTER_SETTINGS).eval()
+    reference = copy.deepcopy(encoder)  # the same backbone, LoRA merged by hand below
+    encoder.insert_adapters()
+    wavs, lens = _waveforms()
+    with torch.no_grad():
+        unadapted = encoder(wavs, lens)
+    loras = {n: m for n, m in encoder.adapted_model.named_modules() if LORA_LAYER.search(n)}
+    assert len(loras) == 3 * encoder.adapted_model.model.config.num_hidden_layers
+    generator = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        for name, lora in loras.items():
+            lora.adapter_up_proj.weight.copy_(torch.randn(lora.adapter_up_proj.weight.shape, generator=generator) * 0.1)
+            merged = lora.scaling * lora.adapter_up_proj.weight @ lora.adapter_down_proj.weight
+            reference.adapted_model.get_submodule(name).weight.add_(merged)
+    adapted = encoder(wavs, lens)
+    assert not torch.allclose(adapted, unadapted, atol=1e-4), "LoRA is bypassed: the output did not change"
+    assert torch.allclose(adapted, reference(wavs, lens), atol=1e-5), "LoRA's update is not W + scaling B A"
+    adapted.pow(2).mean().backward()
+    for name, lora in loras.items():
+        for factor in (lora.adapter_down_proj, lora.adapter_up_proj):
+            assert factor.weight.grad is not None and factor.weight.grad.abs().sum() > 0, name
+
+
+def test_stage1_encoder_of_every_backbone_family_loads_bit_identical_under_the_adapters(family_lobe, tmp_path):
+    stage1 = perturbed(SSLEncoder(family_lobe(), finetune="full"))
+    stage1.saver(tmp_path / "encoder.ckpt")
+    stage2 = SSLEncoder(family_lobe(), finetune="adapters", manual_adapter_insertion=True, save_frozen=False, **ADAPTER_SETTINGS)
+    stage2.parameter_transfer(tmp_path / "encoder.ckpt")
+    stage2.insert_adapters()
+    stage2_state = stage2.state_dict()
+    for name, value in stage1.state_dict().items():
+        candidates = [
+            name,
+            re.sub(r"(\.[qkv]_proj)\.", r"\1.pretrained_module.", name),
+            re.sub(r"(\.output_dense)\.", r"\1.pretrained_linear.", name),
+        ]
+        match = next(c for c in candidates if c in stage2_state)
+        assert torch.equal(stage2_state[match], value), name
+    stage1.eval(), stage2.eval()
+    wavs, lens = _waveforms()
+    assert torch.equal(stage2(wavs, lens), stage1(wavs, lens)), "fresh adapters must leave the stage-1 encoder as it was"

@@ -172,7 +172,7 @@ def test_bad_wav_is_reported_by_name_and_can_be_skipped(generated_corpus, corpus
     with pytest.raises(IEMOCAPError) as error:
         prepare_iemocap(corpus_copy, str(tmp_path / "strict"), 1)
     message = str(error.value)
-    assert f"1 of " in message and utt in message and reason in message and "--skip_bad_wavs" in message
+    assert f"1 of " in message and utt in message and reason in message and "prepare with skip_bad_wavs=True" in message
     assert not os.path.exists(tmp_path / "strict" / "train.json"), "nothing is written on error"
 
     summary = prepare_iemocap(corpus_copy, str(tmp_path / "lenient"), 1, skip_bad_wavs=True)
@@ -199,3 +199,46 @@ def test_command_line_writes_manifests_and_reports_errors(generated_corpus, tmp_
     failed = subprocess.run(command + ["--test_session", "7"], capture_output=True, text=True)
     assert failed.returncode == 2 and "error: test_session must be one of" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+# ---- One spelling of --skip_bad_wavs, one seed, for preparation alone and inside training ---------------------
+
+
+def test_skip_bad_wavs_is_spelled_skip_bad_wavs_true_on_the_command_line_and_the_error_says_so(generated_corpus, corpus_copy, tmp_path, capsys):
+    from iemocap_prepare import main
+
+    utt, wav = _first_kept_wav(generated_corpus, corpus_copy)
+    os.remove(wav)
+    argv = ["--data_folder", corpus_copy, "--save_folder", str(tmp_path / "out"), "--test_session", "1"]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("iemocap_prepare.py: error: 1 of") and utt in error and "Traceback" not in error
+    # the exact command that leaves the file out, for the script that printed it
+    assert f"python iemocap_prepare.py {' '.join(argv)} --skip_bad_wavs True" in error
+    assert main([*argv, "--skip_bad_wavs", "True"]) == 0
+    assert utt not in {u for s in load_splits(str(tmp_path / "out")).values() for u in s}
+    with pytest.raises(SystemExit):  # a value is needed, as in the train scripts' overrides
+        main([*argv, "--skip_bad_wavs"])
+
+
+@pytest.mark.parametrize("value", [None, "True", 1])
+def test_skip_bad_wavs_without_a_boolean_value_is_a_clear_error(generated_corpus, tmp_path, value):
+    # A bare --skip_bad_wavs in a train script's overrides reaches preparation as None (yaml null).
+    with pytest.raises(IEMOCAPError, match="skip_bad_wavs must be True or False.*--skip_bad_wavs True"):
+        prepare_iemocap(generated_corpus[0], str(tmp_path), 2, skip_bad_wavs=value)
+
+
+def test_preparation_alone_writes_the_manifests_training_writes(generated_corpus, tiny_backbone, tmp_path):
+    from hyperpyyaml import load_hyperpyyaml
+
+    from custom_modules.data import prepare_manifests
+    from iemocap_prepare import main
+    from tests.conftest import REPO
+
+    overrides = {"data_folder": generated_corpus[0], "output_folder": str(tmp_path / "run"), "wav2vec2_hub": tiny_backbone}
+    with open(REPO / "hparams" / "stage1.yaml", encoding="utf-8") as handle:
+        hparams = load_hyperpyyaml(handle, overrides)
+    prepare_manifests(hparams)
+    alone = str(tmp_path / "alone")
+    assert main(["--data_folder", generated_corpus[0], "--save_folder", alone, "--test_session", str(hparams["test_session"])]) == 0
+    assert load_splits(alone) == load_splits(hparams["manifest_folder"])

@@ -3,6 +3,8 @@
 import json
 import os
 import pickle
+import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -162,6 +164,65 @@ def test_layerdrop_under_torchrun_does_not_hang(generated_corpus, tiny_backbone,
     assert load_json(output, "test_metrics.json")["count"] == len(load_json(os.path.join(output, "manifests"), "test.json"))
 
 
+def _backbone_with_layerdrop(tiny_backbone, folder, layerdrop):
+    backbone = folder / f"tiny_layerdrop_{layerdrop}"
+    shutil.copytree(tiny_backbone, backbone)
+    config = json.loads((backbone / "config.json").read_text())
+    (backbone / "config.json").write_text(json.dumps({**config, "layerdrop": layerdrop}))
+    return str(backbone)
+
+
+@pytest.fixture
+def torchrun_process(tmp_path, monkeypatch):
+    """This process as the only member of a torchrun group (gloo): what DDP gets, without starting processes."""
+    for name, value in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1")):
+        monkeypatch.setenv(name, value)
+    torch.distributed.init_process_group("gloo", init_method=f"file://{tmp_path}/store", rank=0, world_size=1)
+    yield
+    torch.distributed.destroy_process_group()
+
+
+def _brain_from_the_command_line(backbone, folder, command_line=(), yaml_values=None):
+    """The stage-1 Brain as train_stage1.py builds it from ``command_line``, with ``yaml_values`` as if written
+    in the yaml file."""
+    import speechbrain as sb
+    import yaml
+    from hyperpyyaml import load_hyperpyyaml
+
+    from custom_modules.experiment import build_brain
+
+    argv = [str(REPO / "hparams" / "stage1.yaml"), "--data_folder", str(folder), "--output_folder", str(folder),
+            "--wav2vec2_hub", backbone, "--device", "cpu", "--distributed_backend", "gloo", *command_line]
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    with open(hparams_file, encoding="utf-8") as handle:
+        hparams = load_hyperpyyaml(handle, {**yaml.safe_load(overrides), **(yaml_values or {})})
+    return build_brain(hparams, run_opts, label_encoders={}, tokenizer=None)
+
+
+def test_yaml_run_options_stay_in_force_under_torchrun_with_layerdrop(tiny_backbone, tmp_path, torchrun_process):
+    # LayerDrop makes the recipe add find_unused_parameters; the yaml's other run options must survive that.
+    backbone = _backbone_with_layerdrop(tiny_backbone, tmp_path, 0.1)
+    yaml_values = {"max_grad_norm": 2.5, "skip_nonfinite_grads": True, "ckpt_interval_minutes": 15, "grad_accumulation_factor": 2}
+    brain = _brain_from_the_command_line(backbone, tmp_path, ["--nonfinite_patience", "9"], yaml_values)
+    assert {key: getattr(brain, key) for key in yaml_values} == yaml_values
+    assert brain.nonfinite_patience == 9, "a run option given on the command line still wins"
+    assert brain.find_unused_parameters
+
+
+@pytest.mark.parametrize("layerdrop", [0.0, 0.1])
+def test_under_torchrun_only_an_encoder_that_skips_layers_looks_for_unused_parameters(tiny_backbone, tmp_path, torchrun_process, layerdrop):
+    # Searching a module whose every parameter gets a gradient costs a graph traversal per step and makes PyTorch
+    # warn that it found nothing: only LayerDrop's encoder can leave parameters without gradients.
+    brain = _brain_from_the_command_line(_backbone_with_layerdrop(tiny_backbone, tmp_path, layerdrop), tmp_path)
+    brain.on_fit_start()  # wraps the modules in DDP
+    wrapped = {name: module for name, module in brain.modules.items()}
+    assert all(isinstance(module, torch.nn.parallel.DistributedDataParallel) for module in wrapped.values())
+    assert {name: module.find_unused_parameters for name, module in wrapped.items()} == {
+        "encoder": layerdrop > 0,
+        "heads": False,
+    }
+
+
 def _save_checkpoints_with_a_slow_marker(rank, folder, store, marker_delay):
     """One of two DDP processes saving three checkpoints, keeping the best; rank 0 writes its markers late."""
     import datetime
@@ -228,7 +289,54 @@ def test_bad_training_file_is_left_out_named_and_counted(generated_corpus, tiny_
     assert f"Leaving out train utterance {victim}: {reason}" in done.stdout + done.stderr
     skipped = load_json(output, "skipped_utterances.json")
     assert list(skipped["train"]) == [victim] and reason in skipped["train"][victim]
-    assert load_json(output, "test_metrics.json")["left_out_utterances"] == {"train": 1, "valid": 0, "test": 0}
+    assert load_json(output, "test_metrics.json")["left_out_utterances"] == {"train": 1, "valid": 0, "test": 0, "train_or_valid": 0}
+
+
+def _training_wav(corpus, truth, session=1):
+    """The wav of one utterance of the 4 classes in ``session`` of a generated corpus, and its id."""
+    utt = next(u for u, t in sorted(truth.items()) if t["session"] == session and t["label"] in ("neu", "hap", "exc", "ang", "sad"))
+    return os.path.join(corpus, f"Session{session}", "sentences", "wav", utt.rsplit("_", 1)[0], f"{utt}.wav"), utt
+
+
+def test_unreadable_wav_ends_the_run_with_the_message_the_command_that_skips_it_and_no_traceback(generated_corpus, corpus_copy, tiny_backbone, tmp_path):
+    wav, utt = _training_wav(corpus_copy, generated_corpus[2])
+    _damage(wav, "corrupt")
+    output = str(tmp_path / "stage1")
+    command = stage1_command(corpus_copy, tiny_backbone, output, epochs="0")
+    done = subprocess.run([sys.executable, *command], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stdout + done.stderr, "an expected input error is a message, not a crash"
+    assert "train_stage1.py: error: 1 of" in done.stderr and f"{utt}: unreadable wav" in done.stderr
+    # The message gives the exact command of this script that leaves the file out, and that command works.
+    suggested = re.search(r"run `(python [^`]+)`", done.stderr).group(1)
+    assert suggested == "python " + shlex.join([*command, "--skip_bad_wavs", "True"])
+    run_recipe(*shlex.split(suggested)[1:])
+    assert utt in load_json(os.path.join(output, "manifests"), "prepare_options.json")["summary"]["skipped"]
+
+
+def test_test_metrics_show_every_utterance_left_out_at_preparation_and_why(generated_corpus, corpus_copy, tiny_backbone, tmp_path):
+    from hyperpyyaml import load_hyperpyyaml
+
+    from custom_modules.experiment import build_brain, prepare_fold_data
+
+    test_wav, test_utt = _training_wav(corpus_copy, generated_corpus[2], session=2)
+    train_wav, train_utt = _training_wav(corpus_copy, generated_corpus[2], session=1)
+    _damage(test_wav, "silent")
+    _damage(train_wav, "corrupt")
+    overrides = {"data_folder": corpus_copy, "output_folder": str(tmp_path), "wav2vec2_hub": tiny_backbone, "test_session": 2,
+                 "skip_bad_wavs": True, "num_workers": 0}
+    with open(REPO / "hparams" / "stage1.yaml", encoding="utf-8") as handle:
+        hparams = load_hyperpyyaml(handle, overrides)
+    datasets, label_encoders, tokenizer = prepare_fold_data(hparams)
+    brain = build_brain(hparams, {"device": "cpu"}, label_encoders, tokenizer)
+    brain.evaluate(datasets["test"], test_loader_kwargs=hparams["test_dataloader_opts"])
+
+    metrics = load_json(str(tmp_path), "test_metrics.json")
+    assert metrics["count"] == len(datasets["test"]) and test_utt not in {p["id"] for p in load_json(str(tmp_path), "test_predictions.json")}
+    assert metrics["left_out_utterances"] == {"train": 0, "valid": 0, "test": 1, "train_or_valid": 1}
+    reasons = metrics["left_out_reasons"]
+    assert list(reasons["test"]) == [test_utt] and "at preparation" in reasons["test"][test_utt] and "silent wav" in reasons["test"][test_utt]
+    assert list(reasons["train_or_valid"]) == [train_utt] and "unreadable wav" in reasons["train_or_valid"][train_utt]
 
 
 def test_transcript_outside_the_vocabulary_is_left_out_by_name(tiny_backbone, prepared_copy):
@@ -250,13 +358,14 @@ def test_bad_test_file_or_too_many_bad_files_stop_with_a_clear_error(tiny_backbo
     command = stage1_command(corpus, tiny_backbone, output, epochs="1")
     done = subprocess.run([sys.executable, *command], cwd=REPO, capture_output=True, text=True)
     assert done.returncode != 0 and f"{victim}: silent wav" in done.stderr + done.stdout
-    assert "The test set must be complete" in done.stderr + done.stdout
+    assert "The test set must be complete" in done.stderr and "Traceback" not in done.stderr + done.stdout
     train = load_json(os.path.join(output, "manifests"), "train.json")
     soundfile.write(test[victim]["wav"], np.full(16000, 0.1), 16000)  # test set whole again
     for utt in sorted(train)[:20]:
         _damage(train[utt]["wav"], "empty")
     done = subprocess.run([sys.executable, *command], cwd=REPO, capture_output=True, text=True)
-    assert done.returncode != 0 and "points at a broken corpus copy" in done.stderr + done.stdout
+    assert done.returncode != 0 and "points at a broken corpus copy" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
 
 
 def test_nonfinite_loss_batches_are_skipped_by_name_then_stop_the_run(tiny_backbone, tmp_path, caplog):

@@ -88,6 +88,8 @@ def _run_stage2_expecting_failure(generated_corpus, backbone, stage1_folder, tmp
     command = stage2_command(generated_corpus[0], backbone, stage1_folder, str(tmp_path / "stage2"), epochs="1", **options)
     done = subprocess.run([sys.executable, *command], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode != 0
+    assert "train_stage2.py: error: " in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr, "an expected input error is a message, not a crash"
     return done.stdout + done.stderr
 
 
@@ -100,9 +102,49 @@ def test_stage2_on_a_stage1_model_of_another_shape_stops_with_the_fix(generated_
     Wav2Vec2Model(Wav2Vec2Config(**{**ARCHITECTURES["tiny"], "hidden_size": 96})).save_pretrained(other)
     Wav2Vec2FeatureExtractor(return_attention_mask=True).save_pretrained(other)
     log = _run_stage2_expecting_failure(generated_corpus, other, stage1_run, tmp_path)
-    assert "does not fit this encoder" in log and "same wav2vec2_hub architecture" in log
+    assert "hidden_size: 64 in stage 1, 96 here" in log and "same wav2vec2_hub architecture" in log
 
 
 def test_stage2_on_another_fold_than_stage1_stops(generated_corpus, tiny_backbone, stage1_run, tmp_path):
     log = _run_stage2_expecting_failure(generated_corpus, tiny_backbone, stage1_run, tmp_path, test_session="3")
     assert "both stages must use the same --test_session" in log
+
+
+def _stage2_hparams(backbone, stage1_folder, tmp_path, **overrides):
+    """Stage 2's hparams from its yaml, on the manifests of ``stage1_folder`` (as the same fold writes them)."""
+    from hyperpyyaml import load_hyperpyyaml
+
+    values = {
+        "data_folder": str(tmp_path),
+        "output_folder": str(tmp_path / "stage2"),
+        "stage1_folder": stage1_folder,
+        "manifest_folder": os.path.join(stage1_folder, "manifests"),
+        "wav2vec2_hub": backbone,
+        **overrides,
+    }
+    with open(REPO / "hparams" / "stage2.yaml", encoding="utf-8") as handle:
+        return load_hyperpyyaml(handle, values)
+
+
+def test_stage2_on_a_stage1_model_of_another_backbone_family_stops_with_the_fix(stage1_run, tmp_path):
+    from custom_modules.backbones import build_backbone
+    from custom_modules.experiment import Stage1Error, load_stage1_encoder
+
+    # A HuBERT of the same shapes as stage 1's wav2vec 2.0: its parameters would load, silently, into another model.
+    hubert = build_backbone(str(tmp_path / "tiny_hubert"), "tiny", family="hubert")
+    with pytest.raises(Stage1Error) as error:
+        load_stage1_encoder(_stage2_hparams(hubert, stage1_run, tmp_path))
+    message = str(error.value)
+    assert "model_type: wav2vec2 in stage 1, hubert here" in message
+    assert f"--wav2vec2_hub {load_json(stage1_run, 'backbone.json')['wav2vec2_hub']}" in message
+
+
+def test_stage2_on_an_unfinished_stage1_stops_unless_allowed(stage1_run, tiny_backbone, tmp_path):
+    from custom_modules.experiment import Stage1Error, load_stage1_encoder
+
+    unfinished = str(tmp_path / "stage1")
+    shutil.copytree(stage1_run, unfinished, ignore=shutil.ignore_patterns("test_metrics.json"))
+    with pytest.raises(Stage1Error, match="has not finished.*--allow_unfinished_stage1 True"):
+        load_stage1_encoder(_stage2_hparams(tiny_backbone, unfinished, tmp_path))
+    meta = load_stage1_encoder(_stage2_hparams(tiny_backbone, unfinished, tmp_path, allow_unfinished_stage1=True))
+    assert meta["UA"] == find_stage1_checkpoint(stage1_run).meta["UA"]

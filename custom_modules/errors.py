@@ -1,0 +1,54 @@
+"""Errors in what the user gave the recipe (corpus files, folders, checkpoints, settings), told apart from bugs.
+
+A ``RecipeInputError`` says what is wrong and how to fix it; a script ends with that message and a non-zero exit
+instead of a traceback, which is kept for everything else (bugs).
+
+Authors
+ * SER two-stage adapters recipe contributors, 2026
+"""
+
+import os
+import sys
+from contextlib import contextmanager
+
+from speechbrain.utils.distributed import if_main_process
+
+# argparse's exit status for input a script cannot use.
+INPUT_ERROR_EXIT = 2
+
+
+class RecipeInputError(Exception):
+    """Input the recipe cannot use; the message names the problem and the fix.
+
+    Subclasses also derive from the built-in type that fits (``ValueError``, ``FileNotFoundError``, ...), so
+    callers that catch those keep working.
+    """
+
+
+@contextmanager
+def input_errors_end_the_run(prog=None):
+    """Ends the script with ``<prog>: error: <message>`` on stderr and exit status 2 for a ``RecipeInputError``.
+
+    Under DDP every process checks the same input and raises the same error: the main process prints it (once),
+    the others exit with the same status. Any other exception passes through with its traceback.
+
+    Arguments
+    ---------
+    prog : str, optional
+        The script's name (default: ``sys.argv[0]``'s base name).
+
+    Example
+    -------
+    >>> try:
+    ...     with input_errors_end_the_run("train.py"):
+    ...         raise RecipeInputError("--data_folder /nowhere does not exist.")
+    ... except SystemExit as stop:
+    ...     print("exit status", stop.code)
+    exit status 2
+    """
+    try:
+        yield
+    except RecipeInputError as error:
+        if if_main_process():
+            print(f"{prog or os.path.basename(sys.argv[0])}: error: {error}", file=sys.stderr, flush=True)
+        sys.exit(INPUT_ERROR_EXIT)
