@@ -32,7 +32,6 @@ import logging
 import os
 import random
 import re
-import shlex
 import sys
 import unicodedata
 from collections import Counter, defaultdict
@@ -40,8 +39,8 @@ from collections import Counter, defaultdict
 from speechbrain.utils.logger import get_logger
 
 from custom_modules.audio_checks import audio_problem
-from custom_modules.errors import INPUT_ERROR_EXIT, RecipeInputError
-from custom_modules.vocabulary import CHARACTERS, EMOTIONS, STYLES
+from custom_modules.constants import CHARACTERS, EMOTIONS, PREPARATION_RECORD, SPLITS, STYLES
+from custom_modules.errors import INPUT_ERROR_EXIT, SKIP_BAD_WAVS, RecipeInputError, command_with_skip_bad_wavs
 
 logger = get_logger(__name__)
 
@@ -51,13 +50,9 @@ EMOTION_MAP = {"neu": "neu", "hap": "hap", "exc": "hap", "ang": "ang", "sad": "s
 # Published 4-class counts of the full release, used to tell the user whether their copy is complete.
 FULL_RELEASE_COUNTS = {"neu": 1708, "hap": 1636, "ang": 1103, "sad": 1084}
 # Bumped whenever the manifest format or the selection rules change, so old manifests are redone.
-PREPARE_VERSION = 2
-OPTIONS_FILE = "prepare_options.json"
-SPLITS = ("train", "valid", "test")
+PREPARE_VERSION = 3
 # The seed of hparams/stage1.yaml and stage2.yaml: manifests prepared alone equal the ones training writes.
 DEFAULT_SEED = 1986
-# How every entry point spells "leave unusable wavs out": a value, as SpeechBrain's overrides need one.
-SKIP_BAD_WAVS = ("--skip_bad_wavs", "True")
 
 EMO_BLOCK = re.compile(r"^\[(\d+\.?\d*) - (\d+\.?\d*)\]\s+(\S+)\s+(\S+)\s+\[")
 TRANSCRIPT_LINE = re.compile(r"^(\S+) \[(\d+\.?\d*)-(\d+\.?\d*)\]:\s?(.*)$")
@@ -71,8 +66,8 @@ class IEMOCAPError(RecipeInputError, ValueError):
 class BadWavsError(IEMOCAPError):
     """Annotated utterances without a usable wav or transcript.
 
-    The fix depends on the entry point (this script, or a train script that prepares its fold):
-    ``for_command`` gives the same error with the exact command that leaves them out.
+    The fix depends on the entry point (this script, or a train script that prepares its fold): the message
+    gives that script's command with ``--skip_bad_wavs True`` when it is known.
 
     Arguments
     ---------
@@ -90,38 +85,6 @@ class BadWavsError(IEMOCAPError):
             f"(they are then listed in prepare_options.json and in the runs' test_metrics.json): {leave_out}"
         )
 
-    def for_command(self, argv):
-        """The same error, naming ``command_with_skip_bad_wavs(argv)`` as the way to leave the files out."""
-        return BadWavsError(self.listing, command_with_skip_bad_wavs(argv))
-
-
-def command_with_skip_bad_wavs(argv):
-    """The command ``argv`` (script and arguments, as ``sys.argv``) again, with ``--skip_bad_wavs True``.
-
-    Arguments
-    ---------
-    argv : list of str
-
-    Returns
-    -------
-    str
-
-    Example
-    -------
-    >>> command_with_skip_bad_wavs(["train_stage1.py", "hparams/stage1.yaml", "--skip_bad_wavs", "False", "--seed", "3"])
-    'python train_stage1.py hparams/stage1.yaml --seed 3 --skip_bad_wavs True'
-    """
-    kept, index = [], 0
-    while index < len(argv):
-        if argv[index] == SKIP_BAD_WAVS[0]:
-            has_value = index + 1 < len(argv) and not argv[index + 1].startswith("--")
-            index += 2 if has_value else 1
-            continue
-        if not argv[index].startswith(SKIP_BAD_WAVS[0] + "="):
-            kept.append(argv[index])
-        index += 1
-    return "python " + shlex.join([*kept, *SKIP_BAD_WAVS])
-
 
 def prepare_iemocap(
     data_folder,
@@ -131,6 +94,7 @@ def prepare_iemocap(
     seed=DEFAULT_SEED,
     min_duration=0.1,
     skip_bad_wavs=False,
+    command=None,
 ):
     """Writes the train / valid / test manifests of one leave-one-session-out fold.
 
@@ -152,6 +116,9 @@ def prepare_iemocap(
         If False (default), a missing, unreadable, empty, silent, too short, stereo or wrong-rate wav (or a
         missing transcript) is an error listing every offender (``BadWavsError``). If True, those utterances are
         left out, listed in the summary and logged. On the command line: ``--skip_bad_wavs True``.
+    command : list of str, optional
+        The command line running this preparation (a train script's ``sys.argv``): the error about unusable
+        wavs then gives that command with ``--skip_bad_wavs True``.
 
     Returns
     -------
@@ -161,7 +128,7 @@ def prepare_iemocap(
     Example
     -------
     >>> import tempfile
-    >>> from custom_modules.synthetic_iemocap import generate_corpus
+    >>> from synthetic.corpus import generate_corpus
     >>> corpus, out = tempfile.mkdtemp(), tempfile.mkdtemp()
     >>> _ = generate_corpus(corpus, seed=0)
     >>> summary = prepare_iemocap(corpus, out, test_session=2)
@@ -202,15 +169,15 @@ def prepare_iemocap(
         logger.info("Redoing IEMOCAP preparation in %s: options changed (%s).", save_folder, ", ".join(changed))
 
     utterances, dropped = collect_utterances(root)
-    utterances, skipped = check_audio(utterances, min_duration, skip_bad_wavs)
+    utterances, skipped = check_audio(utterances, min_duration, skip_bad_wavs, command)
     splits = split_fold(utterances, test_session, valid_ratio, seed)
     total = sum(len(split) for split in splits.values())
     assert total == len(utterances), f"split sizes {total} do not add up to {len(utterances)} utterances"
 
-    summary = summarize(splits, dropped, skipped)
+    summary = summarize(splits, dropped, skipped, test_session)
     os.makedirs(save_folder, exist_ok=True)
     # The options file is written last: an interrupted run leaves no stale "done" marker.
-    options_path = os.path.join(save_folder, OPTIONS_FILE)
+    options_path = os.path.join(save_folder, PREPARATION_RECORD)
     if os.path.exists(options_path):
         os.remove(options_path)
     for name, split in splits.items():
@@ -366,9 +333,7 @@ def collect_utterances(root):
                 continue
             dialog = name[: -len(".txt")]
             labels = read_emo_evaluation(path)
-            transcripts = read_transcriptions(
-                os.path.join(root, f"Session{session}", "dialog", "transcriptions", name)
-            )
+            transcripts = read_transcriptions(os.path.join(root, f"Session{session}", "dialog", "transcriptions", name))
             for utt_id, label in labels.items():
                 if label not in EMOTION_MAP:
                     dropped[label] += 1
@@ -434,7 +399,7 @@ def read_transcriptions(path):
     return transcripts
 
 
-def check_audio(utterances, min_duration, skip_bad_wavs):
+def check_audio(utterances, min_duration, skip_bad_wavs, command=None):
     """Reads every wav and sorts out the utterances that cannot be trained on.
 
     Arguments
@@ -445,6 +410,8 @@ def check_audio(utterances, min_duration, skip_bad_wavs):
         Seconds.
     skip_bad_wavs : bool
         Leave bad utterances out (True) or raise an error listing them (False).
+    command : list of str, optional
+        The command line running the preparation, for the error's fix.
 
     Returns
     -------
@@ -467,7 +434,8 @@ def check_audio(utterances, min_duration, skip_bad_wavs):
         examples = "\n".join(f"  {u}: {r} ({utterances[u]['wav']})" for u, r in list(problems.items())[:10])
         raise BadWavsError(
             f"{len(problems)} of {len(utterances)} annotated utterances cannot be used "
-            f"({', '.join(f'{n} {r}' for r, n in by_reason.items())}):\n{examples}"
+            f"({', '.join(f'{n} {r}' for r, n in by_reason.items())}):\n{examples}",
+            command_with_skip_bad_wavs(command) if command else None,
         )
     for utt_id, reason in problems.items():
         logger.warning("Leaving out %s: %s", utt_id, reason)
@@ -509,20 +477,34 @@ def split_fold(utterances, test_session, valid_ratio, seed):
     return splits
 
 
-def summarize(splits, dropped, skipped):
-    """Counts per split, class, gender, style and session.
+def summarize(splits, dropped, skipped, test_session):
+    """Counts per split, class, gender, style and session, and the utterances left out by the split they lost.
+
+    Utterances are left out before the validation draw: those of the test session are the test set's, those of
+    the training sessions ``train_or_valid``.
 
     Arguments
     ---------
     splits : dict
     dropped : Counter
     skipped : dict
+        ``{utt_id: reason}``.
+    test_session : int
 
     Returns
     -------
     dict
     """
-    summary = {"splits": {}, "dropped_labels": dict(sorted(dropped.items())), "skipped": skipped}
+    skipped_by_split = {"test": {}, "train_or_valid": {}}
+    for utt_id, reason in skipped.items():
+        split = "test" if parse_utterance_id(utt_id)["session"] == test_session else "train_or_valid"
+        skipped_by_split[split][utt_id] = reason
+    summary = {
+        "splits": {},
+        "dropped_labels": dict(sorted(dropped.items())),
+        "skipped": skipped,
+        "skipped_by_split": skipped_by_split,
+    }
     totals = Counter()
     for name, split in splits.items():
         entries = split.values()
@@ -543,13 +525,18 @@ def summarize(splits, dropped, skipped):
 
 def log_summary(summary, save_folder):
     """Logs what was written, in a table a person can check against the corpus."""
-    lines = [f"IEMOCAP manifests written to {save_folder}:", f"{'split':<6} {'utts':>5} " + " ".join(f"{e:>5}" for e in EMOTIONS) + "  sessions"]
+    lines = [
+        f"IEMOCAP manifests written to {save_folder}:",
+        f"{'split':<6} {'utts':>5} " + " ".join(f"{e:>5}" for e in EMOTIONS) + "  sessions",
+    ]
     for name, stats in summary["splits"].items():
         counts = " ".join(f"{stats['emo'][e]:>5}" for e in EMOTIONS)
         lines.append(f"{name:<6} {stats['utterances']:>5} {counts}  {stats['sessions']}")
     total = summary["total"]
     lines.append(f"{'total':<6} {total['utterances']:>5} " + " ".join(f"{total['emo'][e]:>5}" for e in EMOTIONS))
-    lines.append(f"dropped labels: {summary['dropped_labels']}; left out (bad audio/transcript): {len(summary['skipped'])}")
+    lines.append(
+        f"dropped labels: {summary['dropped_labels']}; left out (bad audio/transcript): {len(summary['skipped'])}"
+    )
     if summary["matches_full_release"]:
         lines.append("Counts match the published full-release totals (5,531 utterances).")
     else:
@@ -558,33 +545,6 @@ def log_summary(summary, save_folder):
             "expected for a generated corpus, otherwise check your copy."
         )
     logger.info("\n".join(lines))
-
-
-def skipped_by_split(save_folder):
-    """The utterances preparation left out (``skip_bad_wavs=True``) in ``save_folder``, by the split they lost.
-
-    They are left out before the validation draw: those of the test session are the test set's, those of the
-    training sessions ``train_or_valid``.
-
-    Arguments
-    ---------
-    save_folder : str
-        Where ``prepare_iemocap`` wrote the manifests.
-
-    Returns
-    -------
-    dict
-        ``{"test": {utt_id: reason}, "train_or_valid": {utt_id: reason}}``.
-    """
-    stored = _load_stored_options(save_folder)
-    if stored is None:
-        raise IEMOCAPError(f"{save_folder} holds no complete preparation ({OPTIONS_FILE} and the three manifests).")
-    test_session = stored["options"]["test_session"]
-    by_split = {"test": {}, "train_or_valid": {}}
-    for utt_id, reason in stored["summary"]["skipped"].items():
-        split = "test" if parse_utterance_id(utt_id)["session"] == test_session else "train_or_valid"
-        by_split[split][utt_id] = reason
-    return by_split
 
 
 def _emo_eval_dir(root, session):
@@ -600,7 +560,7 @@ def _read_lines(path):
 
 
 def _load_stored_options(save_folder):
-    path = os.path.join(save_folder, OPTIONS_FILE)
+    path = os.path.join(save_folder, PREPARATION_RECORD)
     if not os.path.isfile(path) or not all(os.path.isfile(os.path.join(save_folder, f"{s}.json")) for s in SPLITS):
         return None
     with open(path, encoding="utf-8") as handle:
@@ -630,7 +590,9 @@ def main(argv=None):
     parser.add_argument("--save_folder", required=True, help="where the manifests are written")
     parser.add_argument("--test_session", required=True, help="held-out session, 1-5")
     parser.add_argument("--valid_ratio", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the validation draw (the training yaml's)")
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="seed of the validation draw (the training yaml's)"
+    )
     parser.add_argument("--min_duration", type=float, default=0.1)
     parser.add_argument(
         "--skip_bad_wavs",
@@ -642,10 +604,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        try:
-            prepare_iemocap(**vars(args))
-        except BadWavsError as error:
-            raise error.for_command(command) from None
+        prepare_iemocap(**vars(args), command=command)
     except RecipeInputError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return INPUT_ERROR_EXIT

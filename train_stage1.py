@@ -2,9 +2,10 @@
 """Stage 1: finetune a wav2vec 2.0 for speech emotion recognition with an auxiliary CTC (ASR) task.
 
 The whole SSL model trains (CNN feature encoder frozen) with ``(1 - l) L_emo + l L_asr``, l = 0.1, on one
-IEMOCAP leave-one-session-out fold. The checkpoint with the best validation UA is kept, evaluated on the
-held-out session (``<output_folder>/test_metrics.json``: WA, UA, WER, per-class recall, confusion matrix)
-and is what stage 2 starts from. Overrides give Table 1's single-stage rows (see hparams/stage1.yaml).
+IEMOCAP leave-one-session-out fold: mean pooling and a linear classifier (cross-entropy) for emotion, a linear
+layer over characters (CTC) for ASR. The checkpoint with the best validation UA is kept, evaluated on the
+held-out session (``<output_folder>/test_metrics.json``: WA, UA, WER, per-class recall, confusion matrix) and
+is what stage 2 starts from. Overrides give Table 1's single-stage rows (see hparams/stage1.yaml).
 
 To run::
 
@@ -19,15 +20,81 @@ Authors
 
 import sys
 
+import speechbrain as sb
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.utils.distributed import run_on_main
+
+from custom_modules.brain import MultiTaskSERBrain
+from custom_modules.data import dataio_prepare, leave_out_unusable, train_loader_kwargs
 from custom_modules.errors import input_errors_end_the_run
-from custom_modules.experiment import fit_and_evaluate, prepare_fold_data, setup_experiment
+from custom_modules.losses import multitask_loss
+from iemocap_prepare import prepare_iemocap
+
+
+class Stage1Brain(MultiTaskSERBrain):
+    """Stage 1 (and Table 1's single-stage rows): the pretrained model, trained as ``finetune`` says (fully by
+    default), for emotion and the auxiliary tasks of ``aux_tasks`` (ASR by default).
+
+    The forward pass, the per-task losses (cross-entropy, CTC) and the bookkeeping are the shared Brain's.
+    """
+
+    def compute_objectives(self, predictions, batch, stage):
+        """``(1 - k a) L_emo + a sum(L_aux)`` with the k auxiliary tasks (a = l = 0.1; stage 1: ``0.9 L_emo +
+        0.1 L_asr``)."""
+        losses = self.task_losses(predictions, batch, stage)
+        loss = multitask_loss(losses, self.hparams.aux_weight)
+        return self.record_objective(loss, losses, batch, predictions, stage)
+
 
 if __name__ == "__main__":
     # Input the recipe cannot use (corpus, folders, checkpoints) ends the run with its message; bugs keep their
     # traceback.
     with input_errors_end_the_run():
-        hparams, run_opts = setup_experiment(sys.argv[1:])
-        datasets, label_encoders, tokenizer = prepare_fold_data(hparams)
+        # Command line, DDP, hyperparameters and the experiment folder
+        hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+        sb.utils.distributed.ddp_init_group(run_opts)
+        with open(hparams_file, encoding="utf-8") as fin:
+            hparams = load_hyperpyyaml(fin, overrides)
+        sb.create_experiment_directory(
+            experiment_directory=hparams["output_folder"],
+            hyperparams_to_save=hparams_file,
+            overrides=overrides,
+        )
 
-        # Stage 1 starts from the pretrained backbone; `finetune` (full by default) decides what trains.
-        fit_and_evaluate(hparams, run_opts, datasets, label_encoders, tokenizer)
+        # The fold's manifests, written once (main process); unchanged options skip the work
+        run_on_main(
+            prepare_iemocap,
+            kwargs={
+                "data_folder": hparams["data_folder"],
+                "save_folder": hparams["manifest_folder"],
+                "test_session": hparams["test_session"],
+                "valid_ratio": hparams["valid_ratio"],
+                "seed": hparams["seed"],
+                "min_duration": hparams["min_duration"],
+                "skip_bad_wavs": hparams["skip_bad_wavs"],
+                "command": sys.argv,
+            },
+        )
+
+        # Datasets, label encoders and tokenizer; utterances that cannot be used are left out by name
+        datasets, label_encoders, tokenizer = dataio_prepare(hparams)
+        datasets, left_out = leave_out_unusable(datasets, hparams)
+
+        brain = Stage1Brain(
+            modules=hparams["modules"],
+            opt_class=hparams["opt_class"],
+            hparams=hparams,
+            run_opts=run_opts,
+            checkpointer=hparams["checkpointer"],
+        )
+        brain.label_encoders, brain.tokenizer, brain.left_out_utterances = label_encoders, tokenizer, left_out
+
+        # Training with validation-UA model selection, then the test of the selected checkpoint
+        brain.fit(
+            brain.hparams.epoch_counter,
+            datasets["train"],
+            datasets["valid"],
+            train_loader_kwargs=train_loader_kwargs(datasets["train"], hparams),
+            valid_loader_kwargs=hparams["test_dataloader_opts"],
+        )
+        brain.evaluate(datasets["test"], max_key="UA", test_loader_kwargs=hparams["test_dataloader_opts"])

@@ -21,24 +21,102 @@ Authors
 
 import sys
 
+import speechbrain as sb
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.utils.distributed import run_on_main
+
+from custom_modules.brain import MultiTaskSERBrain
+from custom_modules.data import dataio_prepare, leave_out_unusable, train_loader_kwargs
 from custom_modules.errors import input_errors_end_the_run
-from custom_modules.experiment import (
-    fit_and_evaluate,
-    load_stage1_encoder,
-    prepare_fold_data,
-    setup_experiment,
-)
+from custom_modules.handoff import check_same_fold, load_stage1_encoder
+from custom_modules.heads import UTTERANCE_TASKS
+from custom_modules.losses import multitask_loss, self_contrastive_loss
+from iemocap_prepare import prepare_iemocap
+
+
+class Stage2Brain(MultiTaskSERBrain):
+    """Stage 2 (Tables 2 and 3): the stage-1 model, frozen, with new adapters; emotion, gender and style heads,
+    feature fusion and the self-contrastive loss (SCL).
+
+    What trains is ``finetune``'s choice (adapters by default); the forward pass, the per-task losses and the
+    bookkeeping are the shared Brain's.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.hparams.scl != "none" and not {"gender", "style"} <= set(self.hparams.heads.utterance_tasks):
+            raise ValueError(
+                f"scl: {self.hparams.scl} aligns the emotion, gender and style latents: add gender and style to "
+                "aux_tasks."
+            )
+
+    def compute_objectives(self, predictions, batch, stage):
+        """``(1 - 2b) L_emo + b L_gender + b L_style + g SCL`` (b = 0.1, g = 1): the multi-task loss of the
+        heads plus the SCL on the three latents of each utterance."""
+        losses = self.task_losses(predictions, batch, stage)
+        loss = multitask_loss(losses, self.hparams.aux_weight)
+        if self.hparams.scl != "none":
+            latents = predictions["latents"]
+            losses["scl"] = self_contrastive_loss([latents[task] for task in UTTERANCE_TASKS], self.hparams.scl)
+            loss = loss + self.hparams.scl_weight * losses["scl"]
+        return self.record_objective(loss, losses, batch, predictions, stage)
+
 
 if __name__ == "__main__":
     # Input the recipe cannot use (corpus, folders, checkpoints) ends the run with its message; bugs keep their
     # traceback.
     with input_errors_end_the_run():
-        hparams, run_opts = setup_experiment(sys.argv[1:])
-        datasets, label_encoders, tokenizer = prepare_fold_data(hparams)
+        # Command line, DDP, hyperparameters (the yaml checks --stage1_folder and builds stage 1's backbone
+        # from what it saved) and the experiment folder
+        hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+        sb.utils.distributed.ddp_init_group(run_opts)
+        with open(hparams_file, encoding="utf-8") as fin:
+            hparams = load_hyperpyyaml(fin, overrides)
+        sb.create_experiment_directory(
+            experiment_directory=hparams["output_folder"],
+            hyperparams_to_save=hparams_file,
+            overrides=overrides,
+        )
 
-        # The stage-1 encoder is loaded first and the adapters go on top of it: inserted before loading, LoRA
-        # would rename the q/k/v weights and the stage-1 values would not reach them.
-        load_stage1_encoder(hparams)
-        hparams["encoder"].insert_adapters()
+        # The fold's manifests, written once (main process); unchanged options skip the work
+        run_on_main(
+            prepare_iemocap,
+            kwargs={
+                "data_folder": hparams["data_folder"],
+                "save_folder": hparams["manifest_folder"],
+                "test_session": hparams["test_session"],
+                "valid_ratio": hparams["valid_ratio"],
+                "seed": hparams["seed"],
+                "min_duration": hparams["min_duration"],
+                "skip_bad_wavs": hparams["skip_bad_wavs"],
+                "command": sys.argv,
+            },
+        )
+        # A fold-1 encoder must never be adapted and tested on another fold's data it was trained on
+        check_same_fold(hparams["stage1_folder"], hparams["manifest_folder"])
 
-        fit_and_evaluate(hparams, run_opts, datasets, label_encoders, tokenizer)
+        # Datasets, label encoders and tokenizer; utterances that cannot be used are left out by name
+        datasets, label_encoders, tokenizer = dataio_prepare(hparams)
+        datasets, left_out = leave_out_unusable(datasets, hparams)
+
+        # The hand-off: stage 1's encoder of best validation UA, bit for bit, then the adapters on top of it
+        load_stage1_encoder(hparams["encoder"], hparams["stage1_folder"])
+
+        brain = Stage2Brain(
+            modules=hparams["modules"],
+            opt_class=hparams["opt_class"],
+            hparams=hparams,
+            run_opts=run_opts,
+            checkpointer=hparams["checkpointer"],
+        )
+        brain.label_encoders, brain.tokenizer, brain.left_out_utterances = label_encoders, tokenizer, left_out
+
+        # Training with validation-UA model selection, then the test of the selected checkpoint
+        brain.fit(
+            brain.hparams.epoch_counter,
+            datasets["train"],
+            datasets["valid"],
+            train_loader_kwargs=train_loader_kwargs(datasets["train"], hparams),
+            valid_loader_kwargs=hparams["test_dataloader_opts"],
+        )
+        brain.evaluate(datasets["test"], max_key="UA", test_loader_kwargs=hparams["test_dataloader_opts"])

@@ -41,7 +41,11 @@ def main(lock_path, project_file="pyproject.toml"):
         project = canonicalize_name(tomllib.load(handle)["project"]["name"])
     pins = locked_versions(lock_path)
     installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
-    problems = [f"{name}: {version} installed, {pins[name]} pinned" for name, version in sorted(installed.items()) if name in pins and version != pins[name]]
+    problems = [
+        f"{name}: {version} installed, {pins[name]} pinned"
+        for name, version in sorted(installed.items())
+        if name in pins and version != pins[name]
+    ]
     problems += [f"{name} {pins[name]}: pinned but not installed" for name in sorted(set(pins) - set(installed))]
     problems += [
         f"{name} {version}: installed but not in {lock_path} (a dependency the lock forgot)"

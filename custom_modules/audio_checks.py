@@ -9,7 +9,8 @@ import os
 import numpy as np
 import soundfile
 
-SAMPLE_RATE = 16000
+from custom_modules.constants import SAMPLE_RATE
+
 # A file whose samples never exceed this (in [-1, 1]) holds no speech: a zeroed or cut recording.
 SILENCE_PEAK = 1e-4
 

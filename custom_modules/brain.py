@@ -1,85 +1,90 @@
-"""The multi-task Brain shared by stage 1 and stage 2.
+"""The multi-task Brain that stage 1 and stage 2 share.
 
-Both stages run the same computation: SSL encoder -> ``MultiTaskHeads`` -> the paper's weighted loss
-``(1 - k a) L_emo + a sum(aux) + g SCL``. What differs between stages (how the encoder is built and loaded,
-which parameters train, which tasks are on) is configuration, handled by the train scripts and yaml files.
+Both stages run the same computation: SSL encoder -> ``MultiTaskHeads`` -> a loss per task (cross-entropy for
+emotion, gender and style, CTC for ASR), with metrics over whole sets, validation-UA model selection, safe
+checkpoints and the test outputs. Each train script subclasses it with the objective of its stage
+(``compute_objectives``): ``train_stage1.Stage1Brain`` and ``train_stage2.Stage2Brain``.
 
 Authors
  * SER two-stage adapters recipe contributors, 2026
 """
 
+import dataclasses
 import json
 import os
 import time
 from collections import defaultdict
 
+import speechbrain as sb
 import torch
 import torch.nn.functional as F
+from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.logger import get_logger
+from speechbrain.utils.run_opts import RunOptions
 from torch.nn import SyncBatchNorm
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-import speechbrain as sb
-from speechbrain.utils.distributed import if_main_process
-from speechbrain.utils.logger import get_logger
-
 from custom_modules.checkpointing import drop_unfinished_epochs
-from custom_modules.losses import multitask_loss, self_contrastive_loss
+from custom_modules.constants import BLANK_INDEX, TASK_LABELS
+from custom_modules.handoff import read_model_config, write_model_config
 from custom_modules.metrics import ClassificationMetrics
-from custom_modules.vocabulary import TASK_LABELS
 
 logger = get_logger(__name__)
 
 
 class MultiTaskSERBrain(sb.Brain):
-    """Emotion recognition with optional ASR, gender and style tasks, feature fusion and SCL.
+    """Emotion recognition with optional ASR, gender and style tasks: what both stages share.
 
     Expects in ``modules``: ``encoder`` (``SSLEncoder``) and ``heads`` (``MultiTaskHeads``); in ``hparams``:
-    ``aux_weight``, ``scl``, ``scl_weight``, ``lr``, ``head_lr``, ``opt_class``, ``train_logger``,
-    ``output_folder``, ``epoch_counter``, ``error_rate_computer``. Set ``label_encoders`` and
-    ``tokenizer`` attributes after construction (as SpeechBrain recipes do for tokenizers).
+    ``aux_weight``, ``lr``, ``head_lr``, ``opt_class``, ``train_logger``, ``output_folder``, ``epoch_counter``,
+    ``error_rate_computer``, ``wav2vec2_hub``. Set ``label_encoders``, ``tokenizer`` and ``left_out_utterances``
+    (``custom_modules.data.leave_out_unusable``) after construction, as SpeechBrain recipes set a tokenizer.
+    Subclasses define ``compute_objectives`` from ``task_losses`` and end it with ``record_objective``.
     """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, modules=None, opt_class=None, hparams=None, run_opts=None, checkpointer=None):
+        run_opts = with_layerdrop_under_ddp(modules["encoder"], run_opts or {})
+        super().__init__(modules, opt_class, hparams, run_opts, checkpointer)
         self.nonfinite_batches = []
-        scl_tasks = {"gender", "style"}
-        if self.hparams.scl != "none" and not scl_tasks <= set(self.hparams.heads.utterance_tasks):
-            raise ValueError(f"scl: {self.hparams.scl} aligns the emotion, gender and style latents: add gender and style to aux_tasks.")
+        self.left_out_utterances = {}
 
     def compute_forward(self, batch, stage):
         """Waveforms -> encoder frames -> every head's log-probabilities and latents."""
         batch = batch.to(self.device)
         wavs, wav_lens = batch.sig
-        feats = self.modules.encoder(wavs, wav_lens, utterance_ids=batch.id)
-        frame_lens = self.hparams.encoder.relative_frame_lengths(wav_lens, wavs.shape[1], feats.shape[1])
-        predictions = self.modules.heads(feats, frame_lens)
-        predictions["frame_lens"] = frame_lens
-        return predictions
+        return self.modules.heads(*self.modules.encoder(wavs, wav_lens, utterance_ids=batch.id))
 
-    def compute_objectives(self, predictions, batch, stage):
-        """The weighted multi-task loss; also records predictions for the stage's metrics."""
-        frame_lens = predictions["frame_lens"]
-        heads = self.hparams.heads
+    def task_losses(self, predictions, batch, stage):
+        """One loss per task: cross-entropy of each utterance task, CTC of ASR. Records the predictions for the
+        stage's metrics (and the transcripts outside training).
+
+        Returns
+        -------
+        dict
+            Task -> scalar loss.
+        """
         losses = {}
-        for task in heads.utterance_tasks:
+        for task in self.hparams.heads.utterance_tasks:
             targets = getattr(batch, f"{task}_encoded").data.squeeze(-1)
             losses[task] = F.nll_loss(predictions[task], targets)
             self.task_metrics[task].append(batch.id, predictions[task].argmax(dim=-1), targets)
         if "asr" in predictions:
             tokens, token_lens = batch.tokens
+            frame_lens = predictions["frame_lens"]
             losses["asr"] = sb.nnet.losses.ctc_loss(
-                predictions["asr"], tokens, frame_lens, token_lens, blank_index=self.hparams.blank_index
+                predictions["asr"], tokens, frame_lens, token_lens, blank_index=BLANK_INDEX
             )
             if stage != sb.Stage.TRAIN:
                 self._record_transcripts(batch, predictions["asr"], frame_lens, tokens, token_lens)
-        loss = multitask_loss(losses, self.hparams.aux_weight)
-        if self.hparams.scl != "none":
-            latents = predictions["latents"]
-            losses["scl"] = self_contrastive_loss([latents[t] for t in ("emo", "gender", "style")], self.hparams.scl)
-            loss = loss + self.hparams.scl_weight * losses["scl"]
+        return losses
+
+    def record_objective(self, loss, losses, batch, predictions, stage):
+        """Books a batch's objective: per-loss averages for the log, the test predictions, and a non-finite loss
+        named by its utterances (SpeechBrain then skips the step). Returns ``loss``."""
         if not torch.isfinite(loss):
-            # SpeechBrain skips the step (gradients are dropped) and counts it; say which utterances it was.
-            self.nonfinite_batches.append({"ids": list(batch.id), "losses": {k: float(v.detach()) for k, v in losses.items()}})
+            self.nonfinite_batches.append(
+                {"ids": list(batch.id), "losses": {k: float(v.detach()) for k, v in losses.items()}}
+            )
             logger.warning(
                 "Non-finite loss %s on the batch of %s: it does not update the model.",
                 self.nonfinite_batches[-1]["losses"],
@@ -93,12 +98,37 @@ class MultiTaskSERBrain(sb.Brain):
             self._record_predictions(batch, predictions)
         return loss
 
+    def compute_objectives(self, predictions, batch, stage):
+        """Each stage's objective, defined by its train script."""
+        raise NotImplementedError("Use the Brain of train_stage1.py or train_stage2.py, which define the objective.")
+
     def on_fit_start(self):
         """Recovers the latest checkpoint, then drops train-log lines of epochs that checkpoint does not hold
-        (logged by a run killed before it could checkpoint them), so a resumed run logs every epoch once."""
+        (logged by a run killed before it could checkpoint them), so a resumed run logs every epoch once. Saves
+        the model's settings beside its checkpoints (``custom_modules.handoff``)."""
         super().on_fit_start()
         if if_main_process():
             drop_unfinished_epochs(self.hparams.train_log, completed=self.hparams.epoch_counter.current)
+            write_model_config(
+                self.hparams.output_folder,
+                self.hparams.encoder,
+                self.hparams.heads,
+                self.hparams.wav2vec2_hub,
+                getattr(self.hparams, "stage1_folder", None),
+            )
+
+    def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
+        """SpeechBrain's dataloader; a training ``batch_sampler`` given in the options is seeded every epoch.
+
+        SpeechBrain calls ``set_epoch()`` only on samplers it builds itself. Without it ``DynamicBatchSampler``
+        re-permutes its previous order after every epoch, so the batches of epoch N would depend on the history
+        of the process and a resumed run would see other batches than an uninterrupted one; with it they depend
+        on (seed, N) only.
+        """
+        loader = super().make_dataloader(dataset, stage, ckpt_prefix, **loader_kwargs)
+        if stage == sb.Stage.TRAIN and loader_kwargs.get("batch_sampler") is not None:
+            self.train_sampler = loader_kwargs["batch_sampler"]
+        return loader
 
     def check_loss_isfinite(self, loss):
         """SpeechBrain's check (skip the batch, stop after ``nonfinite_patience``) with the utterances named."""
@@ -169,7 +199,7 @@ class MultiTaskSERBrain(sb.Brain):
     def _wrap_distributed(self):
         """SpeechBrain's DDP wrapping, with ``find_unused_parameters`` for the encoder only.
 
-        It is on because of LayerDrop (``experiment.with_layerdrop_under_ddp``), which skips encoder layers only;
+        It is on because of LayerDrop (``with_layerdrop_under_ddp``), which skips encoder layers only;
         every parameter of the heads gets a gradient at every step, and searching them would cost a traversal of
         the autograd graph per step and a PyTorch warning that nothing was found.
         """
@@ -208,7 +238,7 @@ class MultiTaskSERBrain(sb.Brain):
         return stats
 
     def _record_transcripts(self, batch, log_probs, frame_lens, tokens, token_lens):
-        hypotheses = sb.decoders.ctc_greedy_decode(log_probs, frame_lens, blank_id=self.hparams.blank_index)
+        hypotheses = sb.decoders.ctc_greedy_decode(log_probs, frame_lens, blank_id=BLANK_INDEX)
         predicted = ["".join(self.tokenizer.decode_ndim(h)).split() for h in hypotheses]
         targets = sb.utils.data_utils.undo_padding(tokens, token_lens)
         references = ["".join(self.tokenizer.decode_ndim(t)).split() for t in targets]
@@ -227,9 +257,9 @@ class MultiTaskSERBrain(sb.Brain):
 
     def _write_test_outputs(self, stats, epoch_loaded):
         summaries = {task: metrics.summarize() for task, metrics in self.task_metrics.items()}
-        skipped = self.hparams.__dict__.get("skipped_utterances", {})
+        skipped = self.left_out_utterances
         metrics = {
-            **{k: v for k, v in summaries["emo"].items()},
+            **summaries["emo"],
             "epoch": epoch_loaded,
             "test_session": self.hparams.test_session,
             "loss": stats["loss"],
@@ -239,8 +269,20 @@ class MultiTaskSERBrain(sb.Brain):
             "left_out_utterances": {split: len(items) for split, items in skipped.items()},
             "left_out_reasons": {split: items for split, items in skipped.items() if items},
             "settings": {
-                key: self.hparams.__dict__.get(key)
-                for key in ("wav2vec2_hub", "finetune", "aux_tasks", "aux_weight", "task_adapters", "fusion", "scl", "scl_weight", "seed")
+                "wav2vec2_hub": read_model_config(self.hparams.output_folder)["backbone"]["source"],
+                **{
+                    key: self.hparams.__dict__.get(key)
+                    for key in (
+                        "finetune",
+                        "aux_tasks",
+                        "aux_weight",
+                        "task_adapters",
+                        "fusion",
+                        "scl",
+                        "scl_weight",
+                        "seed",
+                    )
+                },
             },
         }
         for task in ("gender", "style"):
@@ -258,6 +300,56 @@ class MultiTaskSERBrain(sb.Brain):
             json.dump(metrics, handle, indent=2)
         with open(os.path.join(output_folder, "test_predictions.json"), "w", encoding="utf-8") as handle:
             json.dump(self.test_records, handle, indent=1)
+
+
+def with_layerdrop_under_ddp(encoder, run_opts):
+    """The run options, with DDP told to look for unused parameters when the encoder uses LayerDrop.
+
+    LayerDrop skips Transformer layers at random, and each DDP process draws its own: a layer one process skips
+    has no gradient there (nor have its adapters in stage 2), and DDP, by default, waits for every gradient
+    before it averages them, so the processes wait for each other forever at the first step. With
+    ``find_unused_parameters`` DDP counts the skipped parameters as done, the recipe's regularisation stays the
+    one a single-process run gets, at the cost of a search through the autograd graph every step. (DDP still
+    cannot cope with a step in which one process skips every layer holding trainable parameters, as stage 2's
+    adapters are: with 12 or 24 layers at 0.1 that happens with probability 1e-12 or less.)
+
+    Only ``find_unused_parameters`` is added to the options given on the command line. SpeechBrain takes every
+    key of a plain dict as given on the command line, so returning one (``{**run_opts, ...}``) would replace the
+    yaml's run options (``skip_nonfinite_grads``, ``ckpt_interval_minutes``, ``max_grad_norm``, ...) with
+    SpeechBrain's defaults.
+
+    Arguments
+    ---------
+    encoder : custom_modules.encoder.SSLEncoder
+    run_opts : speechbrain.utils.run_opts.RunOptions or dict
+        As ``sb.parse_arguments`` returns them (a dict counts as given on the command line, key by key).
+
+    Returns
+    -------
+    The same type as ``run_opts``.
+
+    Example
+    -------
+    >>> class Encoder:
+    ...     layerdrop = 0.1
+    >>> with_layerdrop_under_ddp(Encoder(), {"device": "cpu"})  # one process (no RANK): nothing to change
+    {'device': 'cpu'}
+    """
+    if os.environ.get("RANK") is None or encoder.layerdrop == 0 or run_opts.get("find_unused_parameters"):
+        return run_opts
+    logger.info(
+        "LayerDrop %.2f skips layers at random: DDP runs with find_unused_parameters for the encoder, since each "
+        "process skips its own layers (PyTorch's warning that it found no unused parameters comes from a step "
+        "that skipped none).",
+        encoder.layerdrop,
+    )
+    if isinstance(run_opts, RunOptions):
+        return dataclasses.replace(
+            run_opts,
+            find_unused_parameters=True,
+            overridden_args=set(run_opts.overridden_args) | {"find_unused_parameters"},
+        )
+    return {**run_opts, "find_unused_parameters": True}
 
 
 def parameter_counts(modules):

@@ -46,8 +46,9 @@ class InterruptSafeCheckpointer(Checkpointer):
     True
     """
 
-    def save_checkpoint(self, meta={}, end_of_epoch=True, name=None, verbosity=logging.INFO):
+    def save_checkpoint(self, meta=None, end_of_epoch=True, name=None, verbosity=logging.INFO):
         """Saves as SpeechBrain does, then marks the checkpoint complete (main process)."""
+        meta = {} if meta is None else meta
         checkpoint = super().save_checkpoint(meta=meta, end_of_epoch=end_of_epoch, name=name, verbosity=verbosity)
         if checkpoint is not None:
             (checkpoint.path / COMPLETE_MARKER).touch()
@@ -96,7 +97,9 @@ def drop_unfinished_epochs(train_log, completed):
         lines = handle.readlines()
     kept = [line for line in lines if not _logged_epoch(line) or _logged_epoch(line) <= completed]
     if len(kept) != len(lines):
-        logger.info("Dropping %d line(s) of %s logged after the checkpoint resumed from.", len(lines) - len(kept), train_log)
+        logger.info(
+            "Dropping %d line(s) of %s logged after the checkpoint resumed from.", len(lines) - len(kept), train_log
+        )
         with open(train_log, "w", encoding="utf-8") as handle:
             handle.writelines(kept)
 

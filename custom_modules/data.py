@@ -9,55 +9,23 @@ import os
 import sys
 
 import numpy as np
-import torch
-
 import speechbrain as sb
+import torch
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.dataio.encoder import CategoricalEncoder, CTCTextEncoder
 from speechbrain.dataio.sampler import DynamicBatchSampler
-from speechbrain.utils.distributed import if_main_process, run_on_main
+from speechbrain.utils.distributed import if_main_process
 from speechbrain.utils.logger import get_logger
 
 from custom_modules.audio_checks import audio_problem
-from custom_modules.errors import RecipeInputError
-from custom_modules.vocabulary import CHARACTERS, CTC_VOCAB_SIZE, TASK_LABELS
+from custom_modules.constants import BLANK_INDEX, CHARACTERS, CTC_VOCAB_SIZE, PREPARATION_RECORD, SPLITS, TASK_LABELS
+from custom_modules.errors import RecipeInputError, command_with_skip_bad_wavs
 
 logger = get_logger(__name__)
-
-SPLITS = ("train", "valid", "test")
 
 
 class UnusableDataError(RecipeInputError, ValueError):
     """Utterances that training cannot use where none may be left out; the message lists them and the fix."""
-
-
-def prepare_manifests(hparams):
-    """Runs ``iemocap_prepare.prepare_iemocap`` once (main process) for the fold in ``hparams``.
-
-    Arguments
-    ---------
-    hparams : dict
-        Needs ``data_folder``, ``manifest_folder``, ``test_session``, ``valid_ratio``, ``seed`` and
-        ``skip_bad_wavs``.
-    """
-    from iemocap_prepare import BadWavsError, prepare_iemocap
-
-    try:
-        run_on_main(
-            prepare_iemocap,
-            kwargs={
-                "data_folder": hparams["data_folder"],
-                "save_folder": hparams["manifest_folder"],
-                "test_session": hparams["test_session"],
-                "valid_ratio": hparams["valid_ratio"],
-                "seed": hparams["seed"],
-                "min_duration": hparams["min_duration"],
-                "skip_bad_wavs": hparams["skip_bad_wavs"],
-            },
-        )
-    except BadWavsError as error:
-        # The fix is this train script's own command with --skip_bad_wavs True, not iemocap_prepare.py's.
-        raise error.for_command(sys.argv) from None
 
 
 def build_label_encoders(save_folder):
@@ -86,7 +54,7 @@ def build_label_encoders(save_folder):
 
 
 def build_tokenizer(save_folder):
-    """The character CTC tokenizer (blank at index 0, then ``CHARACTERS``), saved as ``tokenizer.txt``.
+    """The character CTC tokenizer (blank at ``BLANK_INDEX``, then ``CHARACTERS``), saved as ``tokenizer.txt``.
 
     Arguments
     ---------
@@ -97,7 +65,7 @@ def build_tokenizer(save_folder):
     speechbrain.dataio.encoder.CTCTextEncoder
     """
     tokenizer = CTCTextEncoder()
-    tokenizer.insert_blank(index=0)
+    tokenizer.insert_blank(index=BLANK_INDEX)
     tokenizer.update_from_iterable(list(CHARACTERS), sequence_input=False)
     tokenizer.expect_len(CTC_VOCAB_SIZE)
     _save_on_main(tokenizer, os.path.join(save_folder, "tokenizer.txt"))
@@ -166,7 +134,7 @@ def leave_out_unusable(datasets, hparams):
     transcript with characters outside the CTC vocabulary, is:
 
     - in train or valid: left out, logged by name, counted, and listed in ``<output_folder>/skipped_utterances.json``
-      (safe: the experiment keeps its meaning);
+      beside those preparation left out (safe: the experiment keeps its meaning);
     - in test: an error (a smaller test set would not be comparable), as is leaving out more than
       ``max_skipped_share`` of train or valid (that points at a broken copy of the corpus, not at a few bad files).
 
@@ -175,14 +143,14 @@ def leave_out_unusable(datasets, hparams):
     datasets : dict
         Split -> DynamicItemDataset, from ``dataio_prepare``.
     hparams : dict
-        ``min_duration``, ``max_skipped_share``, ``output_folder``.
+        ``min_duration``, ``max_skipped_share``, ``output_folder``, ``manifest_folder``, ``skip_bad_wavs``.
 
     Returns
     -------
     datasets : dict
         The same splits without the unusable utterances.
-    skipped : dict
-        Split -> {utt_id: reason}.
+    left_out : dict
+        Every utterance the fold lost, here or at preparation (``left_out_utterances``).
     """
     skipped = {}
     for split, dataset in datasets.items():
@@ -213,10 +181,11 @@ def leave_out_unusable(datasets, hparams):
         for utt_id, reason in problems.items():
             logger.warning("Leaving out %s utterance %s: %s", split, utt_id, reason)
         datasets[split] = dataset.filtered_sorted(key_test={"id": lambda utt_id, bad=problems: utt_id not in bad})
+    left_out = left_out_utterances(hparams["manifest_folder"], skipped)
     if if_main_process():
         with open(os.path.join(hparams["output_folder"], "skipped_utterances.json"), "w", encoding="utf-8") as handle:
-            json.dump(skipped, handle, indent=2)
-    return datasets, skipped
+            json.dump(left_out, handle, indent=2)
+    return datasets, left_out
 
 
 def left_out_utterances(manifest_folder, skipped_in_training):
@@ -229,7 +198,7 @@ def left_out_utterances(manifest_folder, skipped_in_training):
     Arguments
     ---------
     manifest_folder : str
-        The fold's manifests (with ``prepare_options.json``).
+        The fold's manifests, with ``prepare_options.json`` (``PREPARATION_RECORD``).
     skipped_in_training : dict
         Split -> {utt_id: reason}, from ``leave_out_unusable``.
 
@@ -238,10 +207,10 @@ def left_out_utterances(manifest_folder, skipped_in_training):
     dict
         ``train``, ``valid``, ``test`` and ``train_or_valid`` -> {utt_id: reason}.
     """
-    from iemocap_prepare import skipped_by_split
-
+    with open(os.path.join(manifest_folder, PREPARATION_RECORD), encoding="utf-8") as handle:
+        at_preparation = json.load(handle)["summary"]["skipped_by_split"]
     left_out = {split: {} for split in (*SPLITS, "train_or_valid")}
-    for split, items in skipped_by_split(manifest_folder).items():
+    for split, items in at_preparation.items():
         left_out[split].update((utt_id, f"left out at preparation: {reason}") for utt_id, reason in items.items())
     for split, items in skipped_in_training.items():
         left_out[split].update((utt_id, f"left out before training: {reason}") for utt_id, reason in items.items())
@@ -250,8 +219,6 @@ def left_out_utterances(manifest_folder, skipped_in_training):
 
 def _leave_out_at_preparation(hparams):
     """How to leave utterances out of every split, for the train script that is running."""
-    from iemocap_prepare import command_with_skip_bad_wavs
-
     if hparams["skip_bad_wavs"]:
         # The manifests were written before these files went bad, and unchanged options skip preparation.
         return f"remove {hparams['manifest_folder']} and run the same command again"
@@ -319,8 +286,8 @@ def duration_quantiles(dataset, num_buckets):
     """Bucket boundaries at the quantiles of the training durations, so each bucket holds a similar share.
 
     ``DynamicBatchSampler``'s own ``num_buckets`` spreads a log-normal over ``[0, max_batch_length]`` (400 s
-    here), so nearly every IEMOCAP utterance (1-35 s) fell in a few wide buckets and 41% of each batch was
-    padding; with these boundaries padding drops to about 7% (``recipes/benchmark.py``).
+    here), so nearly every IEMOCAP utterance (1-35 s) falls in a few wide buckets and much of each batch is
+    padding; with these boundaries it is little (``recipes/benchmark.py`` measures both; README, "Speed and memory").
 
     Arguments
     ---------

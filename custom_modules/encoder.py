@@ -1,19 +1,20 @@
-"""The SSL speech encoder of both stages, and the adapters the paper inserts into it.
+"""The SSL speech encoder of both stages.
 
-``SSLEncoder`` wraps a SpeechBrain Hugging Face lobe (``speechbrain.integrations.huggingface.Wav2Vec2``,
-``HuBERT`` or ``WavLM``; the ``Wav2Vec2`` lobe loads any of wav2vec 2.0, HuBERT, WavLM and data2vec-audio through
-``AutoModel``) and makes the finetuning mode a setting:
+``SSLEncoder`` wraps a SpeechBrain Hugging Face lobe (``speechbrain.integrations.huggingface.Wav2Vec2``, which
+loads any of wav2vec 2.0, HuBERT, WavLM and data2vec-audio through ``AutoModel``) and makes the finetuning mode
+a setting:
 
 - ``full``: every parameter trains except the CNN feature encoder (stage 1, Table 2 setting 2);
 - ``adapters``: the lobe is frozen; LoRA on the attention q/k/v projections and a bottleneck adapter after the
-  feed-forward output projection of every Transformer layer train (stage 2, Table 1 adapter rows);
+  feed-forward output projection of every Transformer layer train (stage 2, Table 1 adapter rows; the adapters
+  are in ``custom_modules.adapters``);
 - ``frozen``: nothing trains (the encoder as a fixed feature extractor).
 
 It builds on ``speechbrain.nnet.adapters.AdaptedModel`` (freezing, fnmatch targets, LoRA insertion) and adds
-what the two-stage method needs: a second adapter kind inserted beside LoRA with ``replace_module`` (nesting
-two AdaptedModels fails), checkpoints that hold the whole encoder when a later stage must rebuild it bit for
-bit, and loading that fails loudly instead of SpeechBrain's non-strict load, which skips renamed keys with a
-warning and leaves a silently random encoder.
+what the two-stage method needs: the bottleneck adapters inserted beside LoRA, checkpoints that hold the whole
+encoder when a later stage must rebuild it bit for bit, loading that fails loudly instead of SpeechBrain's
+non-strict load (which skips renamed keys with a warning and leaves a silently random encoder), and the
+relative lengths of its output frames, which pooling and CTC need.
 
 Authors
  * SER two-stage adapters recipe contributors, 2026
@@ -22,161 +23,35 @@ Authors
 import json
 import os
 import tempfile
-from fnmatch import fnmatch
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-from transformers import AutoConfig
-
 from speechbrain.dataio.dataio import length_to_mask
 from speechbrain.integrations.huggingface import Wav2Vec2
-
-from speechbrain.nnet.adapters import AdaptedModel, HoulsbyAdapterLinear, LoRA, replace_module
+from speechbrain.nnet.adapters import AdaptedModel, replace_module
 from speechbrain.utils.checkpoints import (
     mark_as_loader,
     mark_as_saver,
     mark_as_transfer,
     register_checkpoint_hooks,
 )
+from transformers import AutoConfig
 
+from custom_modules.adapters import (
+    ADAPTER_KEY_MARKERS,
+    BottleneckAdapterAfterLinear,
+    MergedWeightLoRA,
+    check_targets_match,
+    matching_linear_layers,
+)
 from custom_modules.errors import RecipeInputError
 from custom_modules.feature_cache import CNNFeatureCache, cnn_output_frames
 
 FINETUNE_MODES = ("full", "adapters", "frozen")
-# What makes two backbones the same model for a checkpoint: the family and the settings that shape the computation.
-# Two families (or pre- and post-LayerNorm variants) can have the same parameter names and shapes, so loading a
-# checkpoint alone would not notice; dropout, LayerDrop and masking settings do not matter.
-BACKBONE_IDENTITY_KEYS = (
-    "model_type",
-    "hidden_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "intermediate_size",
-    "hidden_act",
-    "conv_dim",
-    "conv_kernel",
-    "conv_stride",
-    "conv_bias",
-    "feat_extract_norm",
-    "do_stable_layer_norm",
-)
-# Names of the parameters that adapters add (LoRA and HoulsbyAdapterLinear naming).
-ADAPTER_KEY_MARKERS = ("adapter_down_proj", "adapter_up_proj", "pretrained_module", "pretrained_linear")
 
 
 class CheckpointMismatchError(RecipeInputError, RuntimeError):
     """A checkpoint written by an encoder of other settings (backbone, adapters); the message says which to use."""
-
-
-class BottleneckAdapter(nn.Module):
-    """Residual bottleneck ``x + W_up ReLU(W_down x)`` that starts as the identity.
-
-    The paper's adapter before each task head. Zero-initialising the up-projection makes a freshly inserted
-    adapter change nothing, so training starts from the stage-1 model's behaviour.
-
-    Arguments
-    ---------
-    input_size : int
-        Size of the last dimension of the input.
-    bottleneck_dim : int
-        Size of the bottleneck.
-
-    Example
-    -------
-    >>> adapter = BottleneckAdapter(16, 4)
-    >>> x = torch.randn(2, 16)
-    >>> torch.equal(adapter(x), x)
-    True
-    """
-
-    def __init__(self, input_size, bottleneck_dim):
-        super().__init__()
-        self.adapter_down_proj = nn.Linear(input_size, bottleneck_dim)
-        self.activation = nn.ReLU()
-        self.adapter_up_proj = nn.Linear(bottleneck_dim, input_size)
-        nn.init.zeros_(self.adapter_up_proj.weight)
-        nn.init.zeros_(self.adapter_up_proj.bias)
-
-    def forward(self, x):
-        """Returns the adapted input, same shape as ``x``."""
-        return x + self.adapter_up_proj(self.activation(self.adapter_down_proj(x)))
-
-
-class IdentityInitHoulsbyAdapter(HoulsbyAdapterLinear):
-    """SpeechBrain's Houlsby adapter with the paper's ReLU, starting as the identity.
-
-    ``HoulsbyAdapterLinear`` defaults to Swish and a random up-projection, so inserting it would change the
-    stage-1 encoder's output before any training; here the up-projection starts at zero.
-
-    Arguments
-    ---------
-    target_linear : torch.nn.Linear
-        The pretrained layer whose output is adapted.
-    projection_size : int
-        Bottleneck size.
-
-    Example
-    -------
-    >>> layer = nn.Linear(8, 8)
-    >>> x = torch.randn(3, 8)
-    >>> torch.equal(IdentityInitHoulsbyAdapter(layer, 2)(x), layer(x))
-    True
-    """
-
-    def __init__(self, target_linear, projection_size):
-        super().__init__(target_linear, projection_size, activation=nn.ReLU)
-        nn.init.zeros_(self.adapter_up_proj.weight)
-        for parameter in self.pretrained_linear.parameters():
-            parameter.requires_grad = False
-
-
-class MergedWeightLoRA(LoRA):
-    """SpeechBrain's LoRA on a linear layer, which also shows the adapted ``weight`` and the pretrained ``bias``.
-
-    WavLM's attention does not call its q/k/v projections: it hands ``q_proj.weight`` and ``q_proj.bias`` to
-    ``F.multi_head_attention_forward``. SpeechBrain's ``LoRA`` only changes ``forward`` and has no ``weight``
-    or ``bias`` of its own, so there it fails (``AttributeError``), and a wrapper that passed the pretrained
-    tensors through would be silently bypassed. Here ``weight`` is ``W + scaling * B A`` from the same
-    parameters as the low-rank path of ``forward``, so code that reads the weights gets the adapted projection
-    and its gradient reaches the LoRA factors. Parameter names stay SpeechBrain's (``pretrained_module``,
-    ``adapter_down_proj``, ``adapter_up_proj``): checkpoints and the stage-1 hand-over are unchanged.
-
-    Arguments
-    ---------
-    target_module : torch.nn.Linear
-        The pretrained layer to adapt.
-    rank : int
-        LoRA rank.
-    alpha : float
-        Scaling numerator (update scaled by ``alpha / rank``).
-
-    Example
-    -------
-    >>> layer = nn.Linear(8, 8)
-    >>> lora = MergedWeightLoRA(layer, rank=2, alpha=2.0)
-    >>> nn.init.normal_(lora.adapter_up_proj.weight)
-    Parameter containing:...
-    >>> x = torch.randn(3, 8)
-    >>> torch.allclose(F.linear(x, lora.weight, lora.bias), lora(x), atol=1e-6)
-    True
-    """
-
-    def __init__(self, target_module, rank=16, alpha=1.0):
-        if not isinstance(target_module, nn.Linear):
-            raise ValueError(f"LoRA targets must be linear layers, got {type(target_module).__name__}.")
-        super().__init__(target_module, rank=rank, alpha=alpha)
-
-    @property
-    def weight(self):
-        """The adapted weight ``W + scaling * B A`` (equal to ``W`` while the up-projection is zero)."""
-        update = self.adapter_up_proj.weight @ self.adapter_down_proj.weight
-        return self.pretrained_module.weight + self.scaling * update
-
-    @property
-    def bias(self):
-        """The pretrained bias (LoRA does not change it)."""
-        return self.pretrained_module.bias
 
 
 @register_checkpoint_hooks
@@ -215,14 +90,15 @@ class SSLEncoder(AdaptedModel):
     -------
     >>> import tempfile
     >>> from speechbrain.integrations.huggingface import Wav2Vec2
-    >>> from custom_modules.backbones import build_backbone
+    >>> from synthetic.backbones import build_backbone
     >>> tmp = tempfile.mkdtemp()
     >>> lobe = Wav2Vec2(build_backbone(tmp + "/tiny"), save_path=tmp + "/cache")
     >>> encoder = SSLEncoder(lobe, finetune="adapters", lora_rank=4, lora_alpha=4, bottleneck_dim=4)
     >>> sorted({name.split(".")[-2] for name in encoder.trainable_parameter_names()})
     ['adapter_down_proj', 'adapter_up_proj']
-    >>> encoder(torch.randn(2, 16000)).shape
-    torch.Size([2, 49, 64])
+    >>> feats, frame_lens = encoder(torch.randn(2, 16000), torch.tensor([1.0, 0.5]))
+    >>> feats.shape, frame_lens * feats.shape[1]
+    (torch.Size([2, 49, 64]), tensor([49., 24.]))
     """
 
     def __init__(
@@ -260,13 +136,15 @@ class SSLEncoder(AdaptedModel):
         self.normalize_wav = bool(getattr(ssl_model, "normalize_wav", False))
         ssl_model.normalize_wav = False
         self.finetune = finetune
-        self.bottleneck_dim = bottleneck_dim
+        self.lora_targets, self.lora_rank, self.lora_alpha = list(lora_targets), lora_rank, lora_alpha
+        self.bottleneck_targets, self.bottleneck_dim = list(bottleneck_targets), bottleneck_dim
+        self.freeze_feature_encoder = freeze_feature_encoder
         self.save_frozen = save_frozen
         self.adapters_inserted = False
-        self.bottleneck_layers = _matching_layers(ssl_model, bottleneck_targets) if use_adapters else []
+        self.bottleneck_layers = matching_linear_layers(ssl_model, bottleneck_targets) if use_adapters else []
         if use_adapters:
-            _check_targets_matched(ssl_model, lora_targets, "lora_targets")
-            _check_targets_matched(ssl_model, bottleneck_targets, "bottleneck_targets")
+            check_targets_match(ssl_model, lora_targets, "lora_targets")
+            check_targets_match(ssl_model, bottleneck_targets, "bottleneck_targets")
         hf_model = ssl_model.model
         if freeze_feature_encoder:
             # Setting requires_grad=False is not enough: HF's feature encoder marks its output as requiring
@@ -277,24 +155,44 @@ class SSLEncoder(AdaptedModel):
             # Never used without SpecAugment; left trainable it would break DDP and inflate the counts.
             hf_model.masked_spec_embed.requires_grad = False
         if cache_cnn_features and not freeze_feature_encoder:
-            raise ValueError("cache_cnn_features needs freeze_feature_encoder: True (a training CNN changes its output).")
+            raise ValueError(
+                "cache_cnn_features needs freeze_feature_encoder: True (a training CNN changes its output)."
+            )
         self.cnn_feature_cache = CNNFeatureCache(hf_model) if cache_cnn_features else None
         if use_adapters and not manual_adapter_insertion:
             self.insert_adapters()
 
     def forward(self, wavs, wav_lens=None, utterance_ids=None):
-        """Encodes a padded batch of waveforms ``[batch, samples]`` (``wav_lens`` relative) into frames.
+        """Encodes a padded batch of waveforms into frames.
 
-        ``utterance_ids`` (one per waveform) let the CNN feature cache, if enabled, serve utterances it has seen.
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            ``[batch, samples]``.
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[batch]`` (None: no padding).
+        utterance_ids : list of str, optional
+            One per waveform: lets the CNN feature cache, if enabled, serve utterances it has seen.
+
+        Returns
+        -------
+        feats : torch.Tensor
+            ``[batch, frames, hidden_size]``.
+        frame_lens : torch.Tensor
+            Relative lengths of each utterance's own frames (``relative_frame_lengths``), for pooling and CTC.
         """
+        if wav_lens is None:
+            wav_lens = torch.ones(wavs.shape[0], device=wavs.device)
         if self.normalize_wav:
             wavs = normalize_waveforms(wavs, wav_lens)
         if self.cnn_feature_cache is None or utterance_ids is None:
-            return self.adapted_model(wavs, wav_lens)
-        lens = torch.ones(wavs.shape[0]) if wav_lens is None else wav_lens
-        n_samples = true_sample_counts(lens, wavs.shape[1])
-        with self.cnn_feature_cache.utterances(utterance_ids, n_samples.tolist()):
-            return self.adapted_model(wavs, wav_lens)
+            feats = self.adapted_model(wavs, wav_lens)
+        else:
+            n_samples = true_sample_counts(wav_lens, wavs.shape[1])
+            with self.cnn_feature_cache.utterances(utterance_ids, n_samples.tolist()):
+                feats = self.adapted_model(wavs, wav_lens)
+        config = self.adapted_model.model.config
+        return feats, relative_frame_lengths(config, wav_lens, wavs.shape[1], feats.shape[1])
 
     @property
     def layerdrop(self):
@@ -302,13 +200,23 @@ class SSLEncoder(AdaptedModel):
         ``Wav2Vec2Config``'s default is 0.1)."""
         return float(getattr(self.adapted_model.model.config, "layerdrop", 0.0) or 0.0)
 
-    def backbone_identity(self):
-        """The Hugging Face model's family and architecture (``backbone_identity``)."""
-        return backbone_identity(self.adapted_model.model.config)
+    def settings(self):
+        """What rebuilds this encoder around the same backbone (its constructor's arguments), JSON-ready; saved
+        beside the weights so that a later step needs neither the run's yaml nor the hub."""
+        return {
+            "finetune": self.finetune,
+            "lora_targets": self.lora_targets,
+            "lora_rank": self.lora_rank,
+            "lora_alpha": self.lora_alpha,
+            "bottleneck_targets": self.bottleneck_targets,
+            "bottleneck_dim": self.bottleneck_dim,
+            "freeze_feature_encoder": self.freeze_feature_encoder,
+        }
 
-    def relative_frame_lengths(self, wav_lens, n_samples, n_frames):
-        """The relative lengths of the encoder's output frames (see ``relative_frame_lengths``)."""
-        return relative_frame_lengths(self.adapted_model.model.config, wav_lens, n_samples, n_frames)
+    def backbone_config(self):
+        """The backbone's two Hugging Face configs, from which ``ssl_lobe_from_config`` rebuilds its architecture."""
+        lobe = self.adapted_model
+        return {"hf_config": lobe.model.config.to_dict(), "preprocessor_config": lobe.feature_extractor.to_dict()}
 
     def insert_adapters(self):
         """Inserts LoRA and the bottleneck adapters; a second call does nothing."""
@@ -317,7 +225,7 @@ class SSLEncoder(AdaptedModel):
         super().insert_adapters()
         for name in self.bottleneck_layers:
             layer = self.adapted_model.get_submodule(name)
-            replace_module(self.adapted_model, name, IdentityInitHoulsbyAdapter(layer, self.bottleneck_dim))
+            replace_module(self.adapted_model, name, BottleneckAdapterAfterLinear(layer, self.bottleneck_dim))
         self.adapters_inserted = True
 
     def trainable_parameter_names(self):
@@ -365,30 +273,6 @@ class SSLEncoder(AdaptedModel):
                 "stage 1 trained adapters, the same lora_rank, bottleneck_dim and targets."
             )
         self.load_state_dict(state, strict=True)
-
-
-def backbone_identity(config):
-    """The settings of a Hugging Face config that two backbones must share for a checkpoint of one to fit the
-    other (``BACKBONE_IDENTITY_KEYS``), JSON-ready.
-
-    Arguments
-    ---------
-    config : transformers.PretrainedConfig
-
-    Returns
-    -------
-    dict
-
-    Example
-    -------
-    >>> from transformers import HubertConfig, Wav2Vec2Config
-    >>> backbone_identity(Wav2Vec2Config())["model_type"], backbone_identity(Wav2Vec2Config())["conv_stride"]
-    ('wav2vec2', [5, 2, 2, 2, 2, 2, 2])
-    >>> backbone_identity(Wav2Vec2Config()) == backbone_identity(HubertConfig())
-    False
-    """
-    identity = {key: getattr(config, key, None) for key in BACKBONE_IDENTITY_KEYS}
-    return json.loads(json.dumps(identity))  # tuples as lists, as they are read back from a file
 
 
 def normalize_waveforms(wavs, wav_lens=None, eps=1e-5):
@@ -510,13 +394,16 @@ def receptive_field(ssl_model):
 class Wav2Vec2FromConfig(Wav2Vec2):
     """SpeechBrain's ``Wav2Vec2`` lobe built from a config alone, with random weights.
 
-    For exported models: their checkpoint holds every weight of the encoder, so the backbone needs only its
-    architecture, and loading needs neither the hub nor a second copy of the weights. Works for any
-    ``AutoModel`` type the lobe supports (wav2vec 2.0, HuBERT, WavLM).
+    For stage 2 and exported models: their weights come from a checkpoint that holds every weight of the
+    encoder, so the backbone needs only its architecture, and loading needs neither the hub nor a second copy of
+    the weights. Works for any ``AutoModel`` type the lobe supports (wav2vec 2.0, HuBERT, WavLM, data2vec-audio).
     """
 
     def _from_pretrained(self, source, save_path, cache_dir, device=None, **kwargs):
-        self.model = self.auto_class.from_config(self.config)
+        # Random weights, drawn from a private copy of the RNG: they are replaced anyway, and a seeded run must
+        # draw the same adapters, heads and batches as one whose backbone was loaded from the hub.
+        with torch.random.fork_rng():
+            self.model = self.auto_class.from_config(self.config)
 
 
 def ssl_lobe_from_config(hf_config, preprocessor_config):
@@ -539,22 +426,6 @@ def ssl_lobe_from_config(hf_config, preprocessor_config):
         with open(os.path.join(folder, "preprocessor_config.json"), "w", encoding="utf-8") as handle:
             json.dump(preprocessor_config, handle)
         return Wav2Vec2FromConfig(folder, save_path=folder)
-
-
-def _matching_layers(model, patterns):
-    names = [name for name, _ in model.named_modules() if name and any(fnmatch(name, p) for p in patterns)]
-    for name in names:
-        if not isinstance(model.get_submodule(name), nn.Linear):
-            raise ValueError(f"Bottleneck adapters go after linear layers; {name} is not one.")
-    return names
-
-
-def _check_targets_matched(model, patterns, setting):
-    names = [name for name, _ in model.named_modules()]
-    for pattern in patterns:
-        if not any(fnmatch(name, pattern) for name in names):
-            examples = [n for n in names if n.count(".") == 5][:4]
-            raise ValueError(f"{setting} pattern {pattern!r} matches no layer of the backbone; names look like {examples}.")
 
 
 def _key_problems(own, state):

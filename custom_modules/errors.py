@@ -8,6 +8,7 @@ Authors
 """
 
 import os
+import shlex
 import sys
 from contextlib import contextmanager
 
@@ -15,6 +16,8 @@ from speechbrain.utils.distributed import if_main_process
 
 # argparse's exit status for input a script cannot use.
 INPUT_ERROR_EXIT = 2
+# How every entry point spells "leave unusable wavs out": a value, as SpeechBrain's overrides need one.
+SKIP_BAD_WAVS = ("--skip_bad_wavs", "True")
 
 
 class RecipeInputError(Exception):
@@ -52,3 +55,31 @@ def input_errors_end_the_run(prog=None):
         if if_main_process():
             print(f"{prog or os.path.basename(sys.argv[0])}: error: {error}", file=sys.stderr, flush=True)
         sys.exit(INPUT_ERROR_EXIT)
+
+
+def command_with_skip_bad_wavs(argv):
+    """The command ``argv`` (script and arguments, as ``sys.argv``) again, with ``--skip_bad_wavs True``.
+
+    Arguments
+    ---------
+    argv : list of str
+
+    Returns
+    -------
+    str
+
+    Example
+    -------
+    >>> command_with_skip_bad_wavs(["train_stage1.py", "stage1.yaml", "--skip_bad_wavs", "False", "--seed", "3"])
+    'python train_stage1.py stage1.yaml --seed 3 --skip_bad_wavs True'
+    """
+    kept, index = [], 0
+    while index < len(argv):
+        if argv[index] == SKIP_BAD_WAVS[0]:
+            has_value = index + 1 < len(argv) and not argv[index + 1].startswith("--")
+            index += 2 if has_value else 1
+            continue
+        if not argv[index].startswith(SKIP_BAD_WAVS[0] + "="):
+            kept.append(argv[index])
+        index += 1
+    return "python " + shlex.join([*kept, *SKIP_BAD_WAVS])

@@ -1,9 +1,8 @@
 """Exact caching of a frozen CNN feature encoder's output, per utterance.
 
 The paper keeps wav2vec 2.0's CNN feature encoder frozen in both stages, so it computes the same features for an
-utterance in every epoch: 11% of a wav2vec2-base stage-1 training step and 19% of a stage-2 step on CPU
-(5% and 7.5% for XLS-R-300m; ``recipes/benchmark.py``). ``CNNFeatureCache`` computes them once per utterance and hands them back
-afterwards.
+utterance in every epoch: a share of every training step that ``recipes/benchmark.py`` measures (README, "Speed
+and memory"). ``CNNFeatureCache`` computes them once per utterance and hands them back afterwards.
 
 Exact: an utterance's features are computed from its own samples, without padding, the first time it is seen;
 later batches get those values at the same positions. The frames after an utterance's end, which depend on

@@ -1,8 +1,9 @@
 """Task heads shared by both stages: pooled utterance tasks (emotion, gender, style) and frame-level ASR.
 
-Utterance tasks: mean pooling of the encoder output over time (padding masked), a per-task latent layer giving ``x_emo``, ``x_gender``, ``x_style`` (a
-``BottleneckAdapter`` in the paper's stage 2, the identity in stage-1 full finetuning), then a linear
-classifier per task. With feature fusion the emotion classifier reads ``concat(x_emo, x_gender, x_style)``.
+Utterance tasks: mean pooling of the encoder output over time (padding masked), a per-task adapter giving the
+latents ``x_emo``, ``x_gender``, ``x_style`` (the paper's ``BottleneckAdapter`` in stage 2 and Table 1's adapter
+rows, the identity in stage-1 full finetuning), then a linear classifier per task. With feature fusion the
+emotion classifier reads ``concat(x_emo, x_gender, x_style)``.
 ASR: one linear layer over the characters on every frame, for CTC.
 
 Authors
@@ -10,12 +11,12 @@ Authors
 """
 
 import torch
-from torch import nn
-
 from speechbrain.dataio.dataio import length_to_mask
 from speechbrain.nnet.linear import Linear
+from torch import nn
 
-from custom_modules.encoder import BottleneckAdapter
+from custom_modules.adapters import BottleneckAdapter
+from custom_modules.constants import N_CLASSES
 
 UTTERANCE_TASKS = ("emo", "gender", "style")
 AUX_TASKS = ("asr", "gender", "style")
@@ -29,7 +30,7 @@ class MultiTaskHeads(nn.Module):
     input_size : int
         Encoder feature size.
     n_classes : dict
-        Number of classes of each utterance task, e.g. ``{"emo": 4, "gender": 2, "style": 2}``.
+        Number of classes of each utterance task (default: ``custom_modules.constants.N_CLASSES``).
     aux_tasks : list of str
         Auxiliary tasks among ``asr``, ``gender``, ``style`` (emotion is always on).
     task_adapters : bool
@@ -43,8 +44,7 @@ class MultiTaskHeads(nn.Module):
 
     Example
     -------
-    >>> heads = MultiTaskHeads(8, {"emo": 4, "gender": 2, "style": 2}, ["gender", "style"],
-    ...                        task_adapters=True, task_adapter_dim=4, fusion=True)
+    >>> heads = MultiTaskHeads(8, aux_tasks=["gender", "style"], task_adapters=True, task_adapter_dim=4, fusion=True)
     >>> out = heads(torch.randn(3, 20, 8), torch.tensor([1.0, 0.5, 0.8]))
     >>> out["emo"].shape, out["latents"]["style"].shape
     (torch.Size([3, 4]), torch.Size([3, 8]))
@@ -55,7 +55,7 @@ class MultiTaskHeads(nn.Module):
     def __init__(
         self,
         input_size,
-        n_classes,
+        n_classes=None,
         aux_tasks=(),
         task_adapters=False,
         task_adapter_dim=256,
@@ -68,9 +68,21 @@ class MultiTaskHeads(nn.Module):
             raise ValueError(f"Unknown auxiliary task(s) {sorted(unknown)}; choose among {AUX_TASKS}.")
         self.utterance_tasks = ["emo"] + [t for t in ("gender", "style") if t in aux_tasks]
         if fusion and len(self.utterance_tasks) != 3:
-            raise ValueError("fusion: True concatenates the gender and style latents: add gender and style to aux_tasks.")
+            raise ValueError(
+                "fusion: True concatenates the gender and style latents: add gender and style to aux_tasks."
+            )
         self.fusion = fusion
-        self.latents = nn.ModuleDict(
+        n_classes = dict(N_CLASSES if n_classes is None else n_classes)
+        self._settings = {
+            "input_size": input_size,
+            "n_classes": n_classes,
+            "aux_tasks": list(aux_tasks),
+            "task_adapters": task_adapters,
+            "task_adapter_dim": task_adapter_dim,
+            "fusion": fusion,
+            "ctc_vocab_size": ctc_vocab_size,
+        }
+        self.task_adapters = nn.ModuleDict(
             {
                 task: BottleneckAdapter(input_size, task_adapter_dim) if task_adapters else nn.Identity()
                 for task in self.utterance_tasks
@@ -91,6 +103,11 @@ class MultiTaskHeads(nn.Module):
                 raise ValueError("The asr task needs ctc_vocab_size.")
             self.ctc_lin = Linear(input_size=input_size, n_neurons=ctc_vocab_size)
 
+    def settings(self):
+        """This module's constructor arguments, JSON-ready: saved beside the weights so that a later step rebuilds
+        the heads without the run's yaml."""
+        return dict(self._settings)
+
     def forward(self, feats, frame_lens):
         """Runs every head.
 
@@ -99,19 +116,19 @@ class MultiTaskHeads(nn.Module):
         feats : torch.Tensor
             Encoder output, ``[batch, frames, input_size]``.
         frame_lens : torch.Tensor
-            Relative lengths in frames, ``[batch]`` (``SSLEncoder.relative_frame_lengths``).
+            Relative lengths in frames, ``[batch]`` (the encoder's second output).
 
         Returns
         -------
         dict
             ``latents`` (task -> ``[batch, input_size]``), ``embedding`` (the emotion classifier's input), a
-            log-probability tensor ``[batch, classes]`` per utterance task, and ``asr``
-            (``[batch, frames, vocab]`` log-probabilities) when ASR is on.
+            log-probability tensor ``[batch, classes]`` per utterance task, ``asr`` (``[batch, frames, vocab]``
+            log-probabilities) when ASR is on, and ``frame_lens`` (as given: CTC needs them).
         """
         pooled = masked_mean(feats, frame_lens)
-        latents = {task: self.latents[task](pooled) for task in self.utterance_tasks}
+        latents = {task: self.task_adapters[task](pooled) for task in self.utterance_tasks}
         embedding = torch.cat([latents[t] for t in UTTERANCE_TASKS], dim=-1) if self.fusion else latents["emo"]
-        outputs = {"latents": latents, "embedding": embedding}
+        outputs = {"latents": latents, "embedding": embedding, "frame_lens": frame_lens}
         for task in self.utterance_tasks:
             features = embedding if task == "emo" else latents[task]
             outputs[task] = torch.log_softmax(self.classifiers[task](features), dim=-1)

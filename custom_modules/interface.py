@@ -19,15 +19,15 @@ Authors
 import os
 
 import torch
-
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.decoders import ctc_greedy_decode
 from speechbrain.inference.interfaces import Pretrained
 
-from custom_modules.vocabulary import CTC_VOCAB_SIZE, TASK_LABELS
+from custom_modules.constants import BLANK_INDEX, CTC_VOCAB_SIZE, TASK_LABELS
+from custom_modules.errors import RecipeInputError
 
 
-class AudioInputError(ValueError):
+class AudioInputError(RecipeInputError, ValueError):
     """An audio file that cannot be classified; the message names the file and the reason."""
 
 
@@ -115,7 +115,7 @@ class EmotionRecognizer(Pretrained):
                 result[name] = encoder.decode_ndim(int(row.argmax()))
                 result[f"{name}_probs"] = {encoder.decode_ndim(i): float(p) for i, p in enumerate(row)}
         if "asr" in outputs:
-            hypotheses = ctc_greedy_decode(outputs["asr"], outputs["frame_lens"], blank_id=0)
+            hypotheses = ctc_greedy_decode(outputs["asr"], outputs["frame_lens"], blank_id=BLANK_INDEX)
             for result, hypothesis in zip(results, hypotheses):
                 result["transcript"] = "".join(self.hparams.tokenizer.decode_ndim(hypothesis)).strip()
         return results
@@ -188,11 +188,7 @@ class EmotionRecognizer(Pretrained):
             wav_lens = torch.ones(wavs.shape[0])
         wavs, wav_lens = wavs.float().to(self.device), wav_lens.to(self.device)
         with torch.no_grad():
-            feats = self.mods.encoder(wavs, wav_lens)
-            frame_lens = self.mods.encoder.relative_frame_lengths(wav_lens, wavs.shape[1], feats.shape[1])
-            outputs = self.mods.heads(feats, frame_lens)
-            outputs["frame_lens"] = frame_lens
-            return outputs
+            return self.mods.heads(*self.mods.encoder(wavs, wav_lens))
 
     def _classification(self, outputs):
         out_prob = outputs["emo"]

@@ -6,7 +6,8 @@ in turns with it (round robin after warm-up, the same random seed per round, so 
 the same layers): the median over ``--repeats`` rounds of the ratio within a round. Absolute times (medians)
 are reported too. On a CPU that other jobs share, ``--threads 1 --clock process`` gives the steadiest ratios.
 
-- Training step (``MultiTaskSERBrain.fit_batch``) of stage 1 and stage 2, both built through the real code
+- Training step (``fit_batch`` of ``train_stage1.Stage1Brain`` and ``train_stage2.Stage2Brain``), both built through
+  the real code
   (``hparams/stage1.yaml`` and ``hparams/stage2.yaml`` with a random-weight backbone folder), divided by the
   bare backbone's step on the same waveforms: Hugging Face model forward (no attention mask, no input
   normalisation), ``mean()`` of the last layer, backward, AdamW step over the same trainable parameters
@@ -21,7 +22,7 @@ are reported too. On a CPU that other jobs share, ``--threads 1 --clock process`
 - Inference real-time factor of ``EmotionRecognizer`` (both stages' models) and of the bare backbone forward
   on the same utterance.
 
-Backbones have random weights, built from the architecture's config (``custom_modules.backbones``): nothing is
+Backbones have random weights, built from the architecture's config (``synthetic.backbones``): nothing is
 downloaded (``--backbone_folder`` keeps one for the next run). Commands (the README's tables come from these;
 XLS-R on CPU takes about 6 minutes and 11 GB of memory)::
 
@@ -52,29 +53,28 @@ import math
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 
 import numpy as np
-import torch
-
 import speechbrain as sb
+import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.dataset import DynamicItemDataset
 
-from custom_modules.backbones import ARCHITECTURES, build_backbone
 from custom_modules.brain import parameter_counts
+from custom_modules.constants import CHARACTERS, SAMPLE_RATE, TASK_LABELS
 from custom_modules.data import build_label_encoders, build_tokenizer, train_loader_kwargs
 from custom_modules.encoder import receptive_field
-from custom_modules.experiment import build_brain
+from custom_modules.handoff import load_stage1_encoder, write_model_config
 from custom_modules.interface import EmotionRecognizer
-from custom_modules.vocabulary import CHARACTERS, TASK_LABELS
+from synthetic.backbones import ARCHITECTURES, build_backbone
+from train_stage1 import Stage1Brain
+from train_stage2 import Stage2Brain
 
 # The yaml files are read from this repository (recipes/ is one level down).
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SAMPLE_RATE = 16000
 CLOCKS = {"wall": time.perf_counter, "process": time.process_time}
 STAGES = ("stage1", "stage2")
 # IEMOCAP's 4-class utterances (5,531): about 0.6-34 s, mean about 4.5 s, median about 3.5 s. A log-normal
@@ -118,10 +118,11 @@ def parse_args(argv=None):
 
 
 def build_stage(stage, backbone_folder, work_dir, device):
-    """Builds a stage's Brain from its yaml, ready for ``fit_batch`` (as ``custom_modules.experiment`` does).
+    """Builds a stage's Brain from its yaml as its train script does, ready for ``fit_batch``.
 
-    Stage 2 gets its adapters inserted on the (random) backbone: timing does not need stage-1 weights.
-    Optimizers are initialised without ``on_fit_start``, so no checkpoint is recovered.
+    Stage 1 (random backbone weights) is saved as a stage-1 run (a checkpoint and ``model_config.json``), and
+    stage 2 starts from it through the recipe's hand-off (``custom_modules.handoff``). Optimizers are
+    initialised without ``on_fit_start``, so no checkpoint is recovered.
 
     Arguments
     ---------
@@ -130,28 +131,35 @@ def build_stage(stage, backbone_folder, work_dir, device):
     backbone_folder : str
         Local Hugging Face folder (``wav2vec2_hub``).
     work_dir : str
-        Temporary folder for the run's outputs.
+        Temporary folder for the runs' outputs.
     device : str
 
     Returns
     -------
-    brain : MultiTaskSERBrain
+    brain : Stage1Brain or Stage2Brain
     hparams : dict
     """
     output_folder = os.path.join(work_dir, stage)
+    stage1_folder = os.path.join(work_dir, "stage1")
     overrides = {"data_folder": work_dir, "output_folder": output_folder, "wav2vec2_hub": backbone_folder}
     # Built with the CNN feature cache, which measure_training switches on for the "cached" steps only.
     overrides["cache_cnn_features"] = True
     if stage == "stage2":
-        overrides["stage1_folder"] = os.path.join(work_dir, "stage1")
+        overrides.update(stage1_folder=stage1_folder, allow_unfinished_stage1=True)
     with open(os.path.join(REPO, "hparams", f"{stage}.yaml"), encoding="utf-8") as handle:
         hparams = load_hyperpyyaml(handle, overrides)
     os.makedirs(output_folder, exist_ok=True)
-    if stage == "stage2":
-        hparams["encoder"].insert_adapters()
-    brain = build_brain(
-        hparams, {"device": device}, build_label_encoders(hparams["save_folder"]), build_tokenizer(hparams["save_folder"])
+    if stage == "stage1":
+        hparams["checkpointer"].save_checkpoint(meta={"UA": 0.0, "epoch": 0})
+        write_model_config(output_folder, hparams["encoder"], hparams["heads"], backbone_folder)
+    else:
+        load_stage1_encoder(hparams["encoder"], stage1_folder)
+    brain_class = {"stage1": Stage1Brain, "stage2": Stage2Brain}[stage]
+    brain = brain_class(
+        modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts={"device": device}
     )
+    brain.label_encoders = build_label_encoders(hparams["save_folder"])
+    brain.tokenizer = build_tokenizer(hparams["save_folder"])
     brain.init_optimizers()
     brain.on_stage_start(sb.Stage.TRAIN, epoch=1)
     brain.modules.train()

@@ -154,9 +154,7 @@ def main(argv=None):
         "model or input.",
     )
     parser.add_argument("--model", required=True, help="exported model folder (recipes/export.py)")
-    parser.add_argument(
-        "inputs", nargs="+", metavar="INPUT", help="audio file, folder, or list file (.txt/.lst/.list)"
-    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="audio file, folder, or list file (.txt/.lst/.list)")
     parser.add_argument("--json", action="store_true", help="one JSON object per file and line instead of a table")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0 (default: cpu)")
     parser.add_argument("--batch_size", type=int, default=8, help="files per forward pass (default: 8)")

@@ -8,7 +8,7 @@ hub models and used to classify the held-out session::
 
 Steps (each one is the command a user runs on real IEMOCAP, printed as it runs):
 
-1. generate ``<output_folder>/IEMOCAP_full_release`` (``custom_modules.synthetic_iemocap``: same folders and
+1. generate ``<output_folder>/IEMOCAP_full_release`` (``synthetic.corpus``: same folders and
    file formats as the real release, 5 sessions, 240 annotated turns of synthetic speech whose emotion, gender
    and style are audible);
 2. build ``<output_folder>/tiny_wav2vec2``, a 2-layer random wav2vec 2.0 Hugging Face folder, in place of XLS-R;
@@ -35,11 +35,11 @@ import subprocess
 import sys
 import warnings
 
-from custom_modules.backbones import build_backbone
+from custom_modules.constants import EMOTIONS
 from custom_modules.metrics import classification_summary
-from custom_modules.synthetic_iemocap import generate_corpus
-from custom_modules.vocabulary import EMOTIONS
 from recipes.classify import align_columns, load_model
+from synthetic.backbones import build_backbone
+from synthetic.corpus import generate_corpus
 
 # The recipe's commands run from the repository root (recipes/ is one level down).
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,14 +51,22 @@ warnings.filterwarnings("ignore", message=".*gradient_checkpointing_disable.*", 
 # paper's XLS-R settings (batch 16, lr 1e-5, LoRA rank 64, bottleneck 256). Everything else is the yaml's.
 # The tests train with the same overrides (tests/conftest.py).
 TINY_BACKBONE_OVERRIDES = [
-    "--batch_size", "4",
-    "--lr", "0.002",
-    "--head_lr", "0.02",
-    "--valid_ratio", "0.2",
-    "--num_workers", "0",
-    "--lora_rank", "4",
-    "--lora_alpha", "8",
-    "--bottleneck_dim", "16",
+    "--batch_size",
+    "4",
+    "--lr",
+    "0.002",
+    "--head_lr",
+    "0.02",
+    "--valid_ratio",
+    "0.2",
+    "--num_workers",
+    "0",
+    "--lora_rank",
+    "4",
+    "--lora_alpha",
+    "8",
+    "--bottleneck_dim",
+    "16",
 ]
 DEFAULT_EPOCHS = 6
 CORPUS_SEED = 0
@@ -94,7 +102,9 @@ def run_step(name, command, log_path):
     and progress bars) goes to the terminal and to ``log_path``."""
     print(f"\n== {name}\n$ python {shlex.join(command)}")
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, *command], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, *command], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
         # Raw chunks, not lines: tqdm redraws its bar with carriage returns.
         while chunk := process.stdout.read1(4096):
             log.write(chunk)
@@ -120,14 +130,32 @@ def train_and_export(corpus_parent, backbone, output_folder, test_session, stage
     common = ["--data_folder", corpus_parent, "--test_session", str(test_session), "--wav2vec2_hub", backbone]
     run_step(
         "Stage 1: full finetuning, SER + CTC ASR",
-        ["train_stage1.py", "hparams/stage1.yaml", *common, "--output_folder", stage1,
-         "--number_of_epochs", str(stage1_epochs), *TINY_BACKBONE_OVERRIDES],
+        [
+            "train_stage1.py",
+            "hparams/stage1.yaml",
+            *common,
+            "--output_folder",
+            stage1,
+            "--number_of_epochs",
+            str(stage1_epochs),
+            *TINY_BACKBONE_OVERRIDES,
+        ],
         os.path.join(output_folder, "stage1.log"),
     )
     run_step(
         "Stage 2: frozen encoder + adapters, emotion + gender + style, fusion, SCL_cos",
-        ["train_stage2.py", "hparams/stage2.yaml", *common, "--stage1_folder", stage1, "--output_folder", stage2,
-         "--number_of_epochs", str(stage2_epochs), *TINY_BACKBONE_OVERRIDES],
+        [
+            "train_stage2.py",
+            "hparams/stage2.yaml",
+            *common,
+            "--stage1_folder",
+            stage1,
+            "--output_folder",
+            stage2,
+            "--number_of_epochs",
+            str(stage2_epochs),
+            *TINY_BACKBONE_OVERRIDES,
+        ],
         os.path.join(output_folder, "stage2.log"),
     )
     run_step(
@@ -163,7 +191,9 @@ def classify_test_session(exported, stage2):
     )
     with open(os.path.join(stage2, "test_predictions.json"), encoding="utf-8") as handle:
         training_time = {record["id"]: record["emo_pred"] for record in json.load(handle)}
-    summary["agreeing_with_training"] = sum(training_time.get(utt_id) == result["emotion"] for utt_id, _, result in rows)
+    summary["agreeing_with_training"] = sum(
+        training_time.get(utt_id) == result["emotion"] for utt_id, _, result in rows
+    )
     return rows, summary
 
 
@@ -186,21 +216,29 @@ def report(rows, summary, stage1, stage2, exported, output_folder):
     print(examples_table(rows, EXAMPLES_PER_CLASS))
     stage1_metrics, stage2_metrics = read_metrics(stage1), read_metrics(stage2)
     print("\n== Test-session results (toy corpus and backbone: a functional check, not the paper's numbers)")
-    print(f"  stage 1 (SER + ASR)       UA {stage1_metrics['UA']:5.1f}  WA {stage1_metrics['WA']:5.1f}  "
-          f"WER {stage1_metrics.get('WER', float('nan')):5.1f}")
-    print(f"  stage 2 (training eval)   UA {stage2_metrics['UA']:5.1f}  WA {stage2_metrics['WA']:5.1f}  "
-          f"gender UA {stage2_metrics['gender_UA']:5.1f}  style UA {stage2_metrics['style_UA']:5.1f}")
-    print(f"  stage 2 (exported model)  UA {summary['UA']:5.1f}  WA {summary['WA']:5.1f}  "
-          f"on {summary['count']} files")
-    print(f"  the exported model predicts what the training run predicted on "
-          f"{summary['agreeing_with_training']} of {summary['count']} files")
-    print(f"\nOutputs in {output_folder}: stage1/ and stage2/ (train_log.txt, test_metrics.json, "
-          f"test_predictions.json), exported_model/, *.log")
-    print("Classify your own files:  python recipes/classify.py --model "
-          f"{exported} path/to/audio_or_folder")
-    print("On real IEMOCAP, all five folds of the paper's best system (GPU):\n"
-          "  python recipes/run_folds.py --experiment table3_concat_scl_cos "
-          "--data_folder /path/to/IEMOCAP_full_release --output_folder results/folds")
+    print(
+        f"  stage 1 (SER + ASR)       UA {stage1_metrics['UA']:5.1f}  WA {stage1_metrics['WA']:5.1f}  "
+        f"WER {stage1_metrics.get('WER', float('nan')):5.1f}"
+    )
+    print(
+        f"  stage 2 (training eval)   UA {stage2_metrics['UA']:5.1f}  WA {stage2_metrics['WA']:5.1f}  "
+        f"gender UA {stage2_metrics['gender_UA']:5.1f}  style UA {stage2_metrics['style_UA']:5.1f}"
+    )
+    print(f"  stage 2 (exported model)  UA {summary['UA']:5.1f}  WA {summary['WA']:5.1f}  on {summary['count']} files")
+    print(
+        f"  the exported model predicts what the training run predicted on "
+        f"{summary['agreeing_with_training']} of {summary['count']} files"
+    )
+    print(
+        f"\nOutputs in {output_folder}: stage1/ and stage2/ (train_log.txt, test_metrics.json, "
+        f"test_predictions.json), exported_model/, *.log"
+    )
+    print(f"Classify your own files:  python recipes/classify.py --model {exported} path/to/audio_or_folder")
+    print(
+        "On real IEMOCAP, all five folds of the paper's best system (GPU):\n"
+        "  python recipes/run_folds.py --experiment table3_concat_scl_cos "
+        "--data_folder /path/to/IEMOCAP_full_release --output_folder results/folds"
+    )
 
 
 def main(argv=None):

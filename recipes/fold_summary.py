@@ -7,8 +7,9 @@ Reads only what the train scripts write, in the layout of ``recipes/run_folds.py
     <output_folder>/<experiment>/fold<K>/stage2/{test_metrics.json, train_log.txt}   (two-stage experiments)
 
 and writes ``<output_folder>/<experiment>/summary.{json,md}``, with ``confusion_matrix.png`` and
-``training_curves.png`` drawn by ``recipes/fold_plots.py``; ``write_comparison`` writes ``<output_folder>/comparison.{json,md}``. Nothing here
-trains; ``recipes/run_folds.py`` calls it after every run, and redoes it on demand::
+``training_curves.png`` drawn by ``recipes/fold_plots.py``; ``write_comparison`` writes
+``<output_folder>/comparison.{json,md}``. Nothing here trains; ``recipes/run_folds.py`` calls it after every
+run, and redoes it on demand::
 
     python recipes/run_folds.py --summarize --experiment table3_concat_scl_cos --output_folder results/folds
     python recipes/run_folds.py --compare --output_folder results/folds
@@ -439,8 +440,8 @@ def summary_markdown(summary):
         for warning in block["warnings"]:
             lines += [f"**Warning**: {warning}", ""]
     lines += [
-        f"Confusion matrix of the final stage summed over folds: `confusion_matrix.png`; loss and validation UA "
-        f"per epoch: `training_curves.png`.",
+        "Confusion matrix of the final stage summed over folds: `confusion_matrix.png`; loss and validation UA "
+        "per epoch: `training_curves.png`.",
         "",
     ]
     return "\n".join(lines)

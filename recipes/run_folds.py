@@ -64,7 +64,13 @@ from recipes.fold_summary import (
     write_comparison,
     write_summary,
 )
-from recipes.overrides import OverrideError, args_from_overrides, merge_overrides, overrides_to_args, parse_override_args
+from recipes.overrides import (
+    OverrideError,
+    args_from_overrides,
+    merge_overrides,
+    overrides_to_args,
+    parse_override_args,
+)
 
 # The train scripts run from the repository root (recipes/ is one level down).
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

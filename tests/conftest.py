@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from custom_modules.backbones import build_backbone
 from recipes.demo import DEFAULT_EPOCHS, TINY_BACKBONE_OVERRIDES
+from synthetic.backbones import build_backbone
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_SESSION = "2"
@@ -30,7 +30,9 @@ def run_recipe(*args, env=None, timeout=900):
         timeout=timeout,
     )
     if done.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, args))} failed ({done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-6000:]}")
+        raise AssertionError(
+            f"{' '.join(map(str, args))} failed ({done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-6000:]}"
+        )
     return done
 
 
@@ -54,7 +56,7 @@ def tiny_lobe(tiny_backbone, tmp_path):
 @pytest.fixture(scope="session")
 def generated_corpus(tmp_path_factory):
     """A generated corpus in IEMOCAP_full_release layout: ``(parent folder, release folder, ground truth)``."""
-    from custom_modules.synthetic_iemocap import generate_corpus
+    from synthetic.corpus import generate_corpus
 
     parent = tmp_path_factory.mktemp("corpus")
     release = parent / "IEMOCAP_full_release"
@@ -73,13 +75,20 @@ def corpus_copy(generated_corpus, tmp_path):
 def stage1_command(corpus_parent, backbone, output_folder, *extra, epochs=STAGE1_EPOCHS):
     """The stage-1 command line the tests run (the README's, with FAST_TRAINING)."""
     return [
-        "train_stage1.py", "hparams/stage1.yaml",
-        "--data_folder", corpus_parent,
-        "--output_folder", output_folder,
-        "--test_session", TEST_SESSION,
-        "--wav2vec2_hub", backbone,
-        "--number_of_epochs", epochs,
-        *FAST_TRAINING, *extra,
+        "train_stage1.py",
+        "hparams/stage1.yaml",
+        "--data_folder",
+        corpus_parent,
+        "--output_folder",
+        output_folder,
+        "--test_session",
+        TEST_SESSION,
+        "--wav2vec2_hub",
+        backbone,
+        "--number_of_epochs",
+        epochs,
+        *FAST_TRAINING,
+        *extra,
     ]
 
 
@@ -88,14 +97,22 @@ def stage2_command(
 ):
     """The stage-2 command line the tests run."""
     return [
-        "train_stage2.py", "hparams/stage2.yaml",
-        "--data_folder", corpus_parent,
-        "--stage1_folder", stage1_folder,
-        "--output_folder", output_folder,
-        "--test_session", test_session,
-        "--wav2vec2_hub", backbone,
-        "--number_of_epochs", epochs,
-        *FAST_TRAINING, *extra,
+        "train_stage2.py",
+        "hparams/stage2.yaml",
+        "--data_folder",
+        corpus_parent,
+        "--stage1_folder",
+        stage1_folder,
+        "--output_folder",
+        output_folder,
+        "--test_session",
+        test_session,
+        "--wav2vec2_hub",
+        backbone,
+        "--number_of_epochs",
+        epochs,
+        *FAST_TRAINING,
+        *extra,
     ]
 
 

@@ -2,7 +2,6 @@
 agree with what it trained; running it again reuses its work."""
 
 import json
-import os
 import re
 
 from tests.conftest import run_recipe

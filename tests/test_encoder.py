@@ -57,17 +57,19 @@ def test_frozen_mode_has_no_trainable_parameter(tiny_lobe):
 def test_freshly_inserted_adapters_leave_encoder_output_unchanged(tiny_lobe):
     encoder = SSLEncoder(tiny_lobe(), finetune="adapters", manual_adapter_insertion=True, **ADAPTER_SETTINGS).eval()
     wavs, lens = torch.randn(2, 8000), torch.tensor([1.0, 0.6])
-    before = encoder(wavs, lens)
+    before, _ = encoder(wavs, lens)
     encoder.insert_adapters()
     assert encoder.trainable_parameter_names()
-    assert torch.equal(encoder(wavs, lens), before)
+    assert torch.equal(encoder(wavs, lens)[0], before)
 
 
 def test_stage1_encoder_loads_bit_identical_under_the_adapters(tiny_lobe, tmp_path):
     stage1 = perturbed(SSLEncoder(tiny_lobe(), finetune="full"))
     path = tmp_path / "encoder.ckpt"
     stage1.saver(path)
-    stage2 = SSLEncoder(tiny_lobe(), finetune="adapters", manual_adapter_insertion=True, save_frozen=False, **ADAPTER_SETTINGS)
+    stage2 = SSLEncoder(
+        tiny_lobe(), finetune="adapters", manual_adapter_insertion=True, save_frozen=False, **ADAPTER_SETTINGS
+    )
     stage2.parameter_transfer(path)
     stage2.insert_adapters()
 
@@ -134,8 +136,7 @@ def test_unknown_finetune_mode_raises(tiny_lobe):
 
 
 def _masked_mean_loss(encoder, wavs, lens, ids):
-    feats = encoder(wavs, lens, utterance_ids=ids)
-    frame_lens = encoder.relative_frame_lengths(lens, wavs.shape[1], feats.shape[1])
+    feats, frame_lens = encoder(wavs, lens, utterance_ids=ids)
     mask = (torch.arange(feats.shape[1]) < torch.round(frame_lens * feats.shape[1]).unsqueeze(1)).unsqueeze(2)
     return feats, (feats * mask).sum() / mask.sum()
 
@@ -150,7 +151,9 @@ def test_cnn_feature_cache_gives_the_uncached_encoder_and_gradients_and_skips_th
 
     def padded(names):
         longest = max(waveforms[name].numel() for name in names)
-        wavs = torch.stack([torch.nn.functional.pad(waveforms[name], (0, longest - waveforms[name].numel())) for name in names])
+        wavs = torch.stack(
+            [torch.nn.functional.pad(waveforms[name], (0, longest - waveforms[name].numel())) for name in names]
+        )
         return wavs, torch.tensor([waveforms[name].numel() / longest for name in names])
 
     for names in (["a", "b", "c"], ["c", "b"], ["b", "a"]):  # first sight, then from the cache in other batches
@@ -162,7 +165,7 @@ def test_cnn_feature_cache_gives_the_uncached_encoder_and_gradients_and_skips_th
         got, loss = _masked_mean_loss(cached, wavs, lens, names)
         expected_loss.backward()
         loss.backward()
-        frames = torch.round(plain.relative_frame_lengths(lens, wavs.shape[1], expected.shape[1]) * expected.shape[1])
+        frames = torch.round(plain(wavs, lens)[1] * expected.shape[1])
         for row, n in enumerate(frames.long().tolist()):
             assert torch.allclose(got[row, :n], expected[row, :n], atol=1e-5), names[row]
         for (name, p), q in zip(plain.named_parameters(), cached.parameters()):
@@ -172,7 +175,7 @@ def test_cnn_feature_cache_gives_the_uncached_encoder_and_gradients_and_skips_th
     assert sorted(cached.cnn_feature_cache.features) == ["a", "b", "c"]
     # Without utterance ids (inference) the CNN runs as usual.
     calls_before = len(cnn_calls)
-    assert torch.allclose(cached(*padded(["a"])), plain(*padded(["a"])), atol=1e-5)
+    assert torch.allclose(cached(*padded(["a"]))[0], plain(*padded(["a"]))[0], atol=1e-5)
     assert len(cnn_calls) == calls_before + 1
 
 
@@ -193,7 +196,7 @@ def family_lobe(request, tmp_path_factory):
     """A factory of fresh lobes loaded from a tiny random backbone of each family in turn."""
     from speechbrain.integrations.huggingface import Wav2Vec2
 
-    from custom_modules.backbones import build_backbone
+    from synthetic.backbones import build_backbone
 
     folder = tmp_path_factory.mktemp(f"backbone_{request.param}")
     build_backbone(str(folder / "tiny"), "tiny", family=request.param)
@@ -215,7 +218,7 @@ def _waveforms():
 def test_every_finetune_mode_trains_on_every_backbone_family(family_lobe, finetune):
     encoder = SSLEncoder(family_lobe(), finetune=finetune, cache_cnn_features=True, **ADAPTER_SETTINGS).train()
     wavs, lens = _waveforms()
-    feats = encoder(wavs, lens, utterance_ids=["a", "b"])
+    feats, _ = encoder(wavs, lens, utterance_ids=["a", "b"])
     trainable = {name: p for name, p in encoder.named_parameters() if p.requires_grad}
     if finetune == "frozen":
         assert not trainable and not feats.requires_grad
@@ -233,7 +236,7 @@ def test_lora_changes_the_attention_of_every_backbone_family(family_lobe):
     encoder.insert_adapters()
     wavs, lens = _waveforms()
     with torch.no_grad():
-        unadapted = encoder(wavs, lens)
+        unadapted, _ = encoder(wavs, lens)
     loras = {n: m for n, m in encoder.adapted_model.named_modules() if LORA_LAYER.search(n)}
     assert len(loras) == 3 * encoder.adapted_model.model.config.num_hidden_layers
     generator = torch.Generator().manual_seed(2)
@@ -242,9 +245,9 @@ def test_lora_changes_the_attention_of_every_backbone_family(family_lobe):
             lora.adapter_up_proj.weight.copy_(torch.randn(lora.adapter_up_proj.weight.shape, generator=generator) * 0.1)
             merged = lora.scaling * lora.adapter_up_proj.weight @ lora.adapter_down_proj.weight
             reference.adapted_model.get_submodule(name).weight.add_(merged)
-    adapted = encoder(wavs, lens)
+    adapted, _ = encoder(wavs, lens)
     assert not torch.allclose(adapted, unadapted, atol=1e-4), "LoRA is bypassed: the output did not change"
-    assert torch.allclose(adapted, reference(wavs, lens), atol=1e-5), "LoRA's update is not W + scaling B A"
+    assert torch.allclose(adapted, reference(wavs, lens)[0], atol=1e-5), "LoRA's update is not W + scaling B A"
     adapted.pow(2).mean().backward()
     for name, lora in loras.items():
         for factor in (lora.adapter_down_proj, lora.adapter_up_proj):
@@ -254,7 +257,9 @@ def test_lora_changes_the_attention_of_every_backbone_family(family_lobe):
 def test_stage1_encoder_of_every_backbone_family_loads_bit_identical_under_the_adapters(family_lobe, tmp_path):
     stage1 = perturbed(SSLEncoder(family_lobe(), finetune="full"))
     stage1.saver(tmp_path / "encoder.ckpt")
-    stage2 = SSLEncoder(family_lobe(), finetune="adapters", manual_adapter_insertion=True, save_frozen=False, **ADAPTER_SETTINGS)
+    stage2 = SSLEncoder(
+        family_lobe(), finetune="adapters", manual_adapter_insertion=True, save_frozen=False, **ADAPTER_SETTINGS
+    )
     stage2.parameter_transfer(tmp_path / "encoder.ckpt")
     stage2.insert_adapters()
     stage2_state = stage2.state_dict()
@@ -268,4 +273,6 @@ def test_stage1_encoder_of_every_backbone_family_loads_bit_identical_under_the_a
         assert torch.equal(stage2_state[match], value), name
     stage1.eval(), stage2.eval()
     wavs, lens = _waveforms()
-    assert torch.equal(stage2(wavs, lens), stage1(wavs, lens)), "fresh adapters must leave the stage-1 encoder as it was"
+    assert torch.equal(stage2(wavs, lens)[0], stage1(wavs, lens)[0]), (
+        "fresh adapters must leave the stage-1 encoder as it was"
+    )

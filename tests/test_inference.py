@@ -18,15 +18,13 @@ import pytest
 import soundfile
 import torch
 from scipy.signal import filtfilt, firwin, resample_poly
-
 from speechbrain.dataio.encoder import CTCTextEncoder
 from speechbrain.decoders import ctc_greedy_decode
 from speechbrain.inference.interfaces import foreign_class
 
+from custom_modules.constants import BLANK_INDEX, EMOTIONS, TASK_LABELS
 from custom_modules.data import read_mono_audio
-from custom_modules.export import load_trained_model
-from custom_modules.interface import AudioInputError
-from custom_modules.vocabulary import EMOTIONS, TASK_LABELS
+from custom_modules.handoff import MODEL_CONFIG_FILE, load_trained_run
 from tests.conftest import REPO, run_recipe
 
 STAGES = ("stage1", "stage2")
@@ -36,12 +34,26 @@ N_HELD_OUT = 6
 EXACT = 1e-5
 
 # Runs in a fresh interpreter whose cwd is a temporary folder and whose sys.path holds neither the repository
-# nor a PYTHONPATH: only the exported folder's own code can be imported.
-FRESH_PROCESS_SCRIPT = r'''
+# nor a PYTHONPATH, and where the recipe's packages cannot be imported at all (the environment's editable
+# install would find them): only the exported folder's own code can run.
+FRESH_PROCESS_SCRIPT = r"""
+import importlib.abc
 import importlib.util
 import json
 import os
 import sys
+
+RECIPE = ("custom_modules", "recipes", "synthetic", "iemocap_prepare", "train_stage1", "train_stage2", "tests")
+
+
+class NoRecipe(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.split(".")[0] in RECIPE:
+            raise ModuleNotFoundError(f"{fullname} is the training repository's: an exported model must not need it")
+        return None
+
+
+sys.meta_path.insert(0, NoRecipe())
 
 from speechbrain.inference.interfaces import foreign_class
 
@@ -52,9 +64,10 @@ report = {"sys_path": list(sys.path), "cwd": os.getcwd(), "models": {}}
 
 
 def forget_shipped_code():
-    # Each folder must load its own copy of custom_modules, not the one the previous folder imported.
-    for name in [n for n in sys.modules if n.split(".")[0] in ("custom_modules", "custom_interface")]:
+    # Each folder must load its own copy of the bundled code, not the one the previous folder registered.
+    for name in [n for n in sys.modules if n.split(".")[0].startswith("ser_model_")]:
         del sys.modules[name]
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not hasattr(finder, "sources")]
 
 
 def from_hparams(folder):
@@ -73,14 +86,14 @@ for stage, folder in request["models"].items():
             model = from_hparams(folder)
         outputs = [model.classify_file(path) for path in request["files"]]
         report["models"][f"{stage}/{way}"] = {
-            "code": sys.modules["custom_modules.interface"].__file__,
+            "code": sys.modules[type(model).__module__].__file__,
             "out_prob": [out_prob[0].tolist() for out_prob, _, _, _ in outputs],
             "text_lab": [text_lab[0] for _, _, _, text_lab in outputs],
             "predictions": model.predict_files(request["files"], batch_size=1),
         }
 with open(report_file, "w", encoding="utf-8") as handle:
     json.dump(report, handle)
-'''
+"""
 
 
 # One intra-op thread, here and in the commands run: on a shared 2-core machine torch's two threads wait for
@@ -134,17 +147,26 @@ def exported(stage1_run, stage2_run, tiny_backbone, tmp_path_factory):
     for original, copy in moved.items():
         shutil.copytree(original, copy)
     for stage in STAGES:
-        # What a user does after moving a run: the paths inside its hyperparams.yaml follow it.
-        hparams_file = root / "moved" / stage / "hyperparams.yaml"
-        text = hparams_file.read_text(encoding="utf-8")
-        for original in sorted(moved, key=len, reverse=True):
-            text = text.replace(original, str(moved[original]))
-        hparams_file.write_text(text, encoding="utf-8")
+        # What a user does after moving runs apart: the paths inside their files follow them.
+        for name in ("hyperparams.yaml", MODEL_CONFIG_FILE):
+            file = root / "moved" / stage / name
+            text = file.read_text(encoding="utf-8")
+            for original in sorted(moved, key=len, reverse=True):
+                text = text.replace(original, str(moved[original]))
+            file.write_text(text, encoding="utf-8")
+    config_file = root / "moved" / "stage2" / MODEL_CONFIG_FILE
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config["stage1_folder"] = os.path.join("..", "stage1")
+    config_file.write_text(json.dumps(config), encoding="utf-8")
     folders, run_of = {}, dict(zip(STAGES, (stage1_run, stage2_run)))
     for stage in STAGES:
         folders[stage] = str(root / f"exported_{stage}")
         run_recipe(
-            "recipes/export.py", "--experiment_folder", moved[run_of[stage]], "--output_folder", folders[stage],
+            "recipes/export.py",
+            "--experiment_folder",
+            moved[run_of[stage]],
+            "--output_folder",
+            folders[stage],
             env=ONE_THREAD,
         )
     shutil.rmtree(root / "moved")
@@ -156,17 +178,17 @@ def training_time_outputs(stage1_run, stage2_run, held_out_files):
     """The training-time model of each run (best checkpoint) on each held-out file, one file at a time."""
     outputs = {}
     for stage, run in zip(STAGES, (stage1_run, stage2_run)):
-        hparams = load_trained_model(run)
+        encoder, heads, _ = load_trained_run(run)
         tokenizer = CTCTextEncoder()
-        tokenizer.load(os.path.join(hparams["save_folder"], "tokenizer.txt"))
+        tokenizer.load(os.path.join(run, "save", "tokenizer.txt"))
         outputs[stage] = []
         with torch.no_grad():
             for path in held_out_files:
                 wav, lens = read_mono_audio(path, path).unsqueeze(0), torch.ones(1)
-                heads_out = hparams["heads"](hparams["encoder"](wav, lens), lens)
+                heads_out = heads(*encoder(wav, lens))
                 result = {task: heads_out[task][0] for task in ("emo", "gender", "style") if task in heads_out}
                 if "asr" in heads_out:
-                    hypothesis = ctc_greedy_decode(heads_out["asr"], lens, blank_id=hparams["blank_index"])[0]
+                    hypothesis = ctc_greedy_decode(heads_out["asr"], lens, blank_id=BLANK_INDEX)[0]
                     result["words"] = "".join(tokenizer.decode_ndim(hypothesis)).split()
                 outputs[stage].append(result)
     return outputs
@@ -185,6 +207,11 @@ def recognizers(exported):
         }
     finally:
         sys.path[:] = saved_path
+
+
+def audio_input_error(recognizer):
+    """The ``AudioInputError`` class of a loaded model: its own bundled copy (custom_interface.py), not ours."""
+    return sys.modules[type(recognizer).__module__].AudioInputError
 
 
 def assert_same_predictions(got, expected, atol):
@@ -211,11 +238,22 @@ def test_exported_folder_holds_the_model_and_no_path_of_the_training_run(exporte
     run_paths = [stage1_run, stage2_run] + [path for path in exported["gone"] if not path.endswith("backbone")]
     for stage in STAGES:
         folder = Path(exported[stage])
-        for name in ("hyperparams.yaml", "custom_interface.py", "encoder.ckpt", "heads.ckpt", "label_encoder.ckpt",
-                     "gender_encoder.ckpt", "style_encoder.ckpt", "tokenizer.ckpt", "custom_modules/interface.py"):
+        for name in (
+            "hyperparams.yaml",
+            "custom_interface.py",
+            "encoder.ckpt",
+            "heads.ckpt",
+            "label_encoder.ckpt",
+            "gender_encoder.ckpt",
+            "style_encoder.ckpt",
+            "tokenizer.ckpt",
+        ):
             assert (folder / name).is_file(), f"{stage} export lacks {name}"
+        assert not (folder / "custom_modules").exists(), (
+            "the training package is not shipped: custom_interface.py carries the inference code"
+        )
         # README.md (the model card) may say where the model came from; what loading reads may not.
-        for file in [folder / "hyperparams.yaml", folder / "custom_interface.py", *folder.glob("custom_modules/*.py")]:
+        for file in [folder / "hyperparams.yaml", folder / "custom_interface.py"]:
             text = file.read_text(encoding="utf-8")
             for path in run_paths:
                 assert path not in text, f"{file} refers to the training run {path}"
@@ -230,9 +268,7 @@ def test_exported_models_load_offline_without_the_repository_and_predict_as_the_
     (tmp_path / "request.json").write_text(json.dumps(request), encoding="utf-8")
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    done = run_command(
-        tmp_path / "load.py", tmp_path / "request.json", tmp_path / "report.json", cwd=tmp_path, env=env
-    )
+    done = run_command(tmp_path / "load.py", tmp_path / "request.json", tmp_path / "report.json", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr[-4000:]
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
 
@@ -363,9 +399,7 @@ def bad_inputs(folder, min_samples):
     return {kind: str(path) for kind, path in paths.items()}
 
 
-def test_min_samples_is_the_cnn_receptive_field_and_exactly_that_long_audio_classifies(
-    recognizers, exported, tmp_path
-):
+def test_min_samples_is_the_cnn_receptive_field_and_exactly_that_long_audio_classifies(recognizers, exported, tmp_path):
     recognizer = recognizers["stage2"]
     assert recognizer.hparams.min_samples == 400  # wav2vec 2.0's CNN: kernels 10,3,3,3,3,2,2, strides 5,2,...
     assert "min_samples: 400" in Path(exported["stage2"], "hyperparams.yaml").read_text(encoding="utf-8")
@@ -379,14 +413,12 @@ def test_min_samples_is_the_cnn_receptive_field_and_exactly_that_long_audio_clas
 def test_classify_file_raises_audio_input_error_naming_a_bad_file(recognizers, tmp_path, kind):
     recognizer = recognizers["stage2"]
     path = bad_inputs(tmp_path / "bad", recognizer.hparams.min_samples)[kind]
-    with pytest.raises(AudioInputError) as caught:
+    with pytest.raises(audio_input_error(recognizer)) as caught:
         recognizer.classify_file(path)
     assert path in str(caught.value)
 
 
-def test_predict_files_returns_the_other_files_results_and_each_bad_files_error(
-    recognizers, held_out_files, tmp_path
-):
+def test_predict_files_returns_the_other_files_results_and_each_bad_files_error(recognizers, held_out_files, tmp_path):
     recognizer = recognizers["stage2"]
     bad = bad_inputs(tmp_path / "bad", recognizer.hparams.min_samples)
     paths = [held_out_files[0], bad["garbage"], held_out_files[1], bad["too_short"], bad["empty"], held_out_files[2]]
@@ -453,8 +485,16 @@ def test_classify_cli_prints_every_file_of_folders_lists_and_single_files_and_ex
     missing = tmp_path / "missing.wav"
 
     done = run_command(
-        "recipes/classify.py", "--model", exported["stage1"], folder, list_file, held_out_files[4], garbage, missing,
-        "--batch_size", "2",
+        "recipes/classify.py",
+        "--model",
+        exported["stage1"],
+        folder,
+        list_file,
+        held_out_files[4],
+        garbage,
+        missing,
+        "--batch_size",
+        "2",
     )
     assert done.returncode == 1, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
@@ -498,7 +538,7 @@ def test_missing_file_error_says_the_file_is_missing_instead_of_trying_it_as_a_h
     recognizer = recognizers["stage2"]
     bad = bad_inputs(tmp_path / "bad", recognizer.hparams.min_samples)
     for kind in ("missing", "missing_folder"):
-        with pytest.raises(AudioInputError) as caught:
+        with pytest.raises(audio_input_error(recognizer)) as caught:
             recognizer.classify_file(bad[kind])
         message = str(caught.value).lower()
         assert any(words in message for words in ("no such file", "does not exist", "not found")), message

@@ -172,7 +172,7 @@ def test_bad_wav_is_reported_by_name_and_can_be_skipped(generated_corpus, corpus
     with pytest.raises(IEMOCAPError) as error:
         prepare_iemocap(corpus_copy, str(tmp_path / "strict"), 1)
     message = str(error.value)
-    assert f"1 of " in message and utt in message and reason in message and "prepare with skip_bad_wavs=True" in message
+    assert "1 of " in message and utt in message and reason in message and "prepare with skip_bad_wavs=True" in message
     assert not os.path.exists(tmp_path / "strict" / "train.json"), "nothing is written on error"
 
     summary = prepare_iemocap(corpus_copy, str(tmp_path / "lenient"), 1, skip_bad_wavs=True)
@@ -204,7 +204,9 @@ def test_command_line_writes_manifests_and_reports_errors(generated_corpus, tmp_
 # ---- One spelling of --skip_bad_wavs, one seed, for preparation alone and inside training ---------------------
 
 
-def test_skip_bad_wavs_is_spelled_skip_bad_wavs_true_on_the_command_line_and_the_error_says_so(generated_corpus, corpus_copy, tmp_path, capsys):
+def test_skip_bad_wavs_is_spelled_skip_bad_wavs_true_on_the_command_line_and_the_error_says_so(
+    generated_corpus, corpus_copy, tmp_path, capsys
+):
     from iemocap_prepare import main
 
     utt, wav = _first_kept_wav(generated_corpus, corpus_copy)
@@ -231,14 +233,38 @@ def test_skip_bad_wavs_without_a_boolean_value_is_a_clear_error(generated_corpus
 def test_preparation_alone_writes_the_manifests_training_writes(generated_corpus, tiny_backbone, tmp_path):
     from hyperpyyaml import load_hyperpyyaml
 
-    from custom_modules.data import prepare_manifests
     from iemocap_prepare import main
     from tests.conftest import REPO
 
-    overrides = {"data_folder": generated_corpus[0], "output_folder": str(tmp_path / "run"), "wav2vec2_hub": tiny_backbone}
+    overrides = {
+        "data_folder": generated_corpus[0],
+        "output_folder": str(tmp_path / "run"),
+        "wav2vec2_hub": tiny_backbone,
+    }
     with open(REPO / "hparams" / "stage1.yaml", encoding="utf-8") as handle:
         hparams = load_hyperpyyaml(handle, overrides)
-    prepare_manifests(hparams)
+    # What train_stage1.py and train_stage2.py call, with the yaml's values.
+    prepare_iemocap(
+        data_folder=hparams["data_folder"],
+        save_folder=hparams["manifest_folder"],
+        test_session=hparams["test_session"],
+        valid_ratio=hparams["valid_ratio"],
+        seed=hparams["seed"],
+        min_duration=hparams["min_duration"],
+        skip_bad_wavs=hparams["skip_bad_wavs"],
+    )
     alone = str(tmp_path / "alone")
-    assert main(["--data_folder", generated_corpus[0], "--save_folder", alone, "--test_session", str(hparams["test_session"])]) == 0
+    assert (
+        main(
+            [
+                "--data_folder",
+                generated_corpus[0],
+                "--save_folder",
+                alone,
+                "--test_session",
+                str(hparams["test_session"]),
+            ]
+        )
+        == 0
+    )
     assert load_splits(alone) == load_splits(hparams["manifest_folder"])

@@ -35,7 +35,13 @@ def uninterrupted(generated_corpus, tiny_backbone, tmp_path_factory):
 
 def kill_when(command, ready, timeout=600):
     """Starts ``python command`` and SIGKILLs it (and its children) as soon as ``ready()`` is true."""
-    process = subprocess.Popen([sys.executable, *command], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, *command],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + timeout
     try:
         while not ready():
@@ -80,7 +86,9 @@ def test_same_seed_gives_the_same_metrics(generated_corpus, tiny_backbone, unint
     assert load_json(uninterrupted, "test_predictions.json") == load_json(again, "test_predictions.json")
 
 
-def test_run_without_the_cnn_feature_cache_ends_like_the_cached_default(generated_corpus, tiny_backbone, uninterrupted, tmp_path):
+def test_run_without_the_cnn_feature_cache_ends_like_the_cached_default(
+    generated_corpus, tiny_backbone, uninterrupted, tmp_path
+):
     uncached = str(tmp_path / "stage1")
     options = [*INTRA_EPOCH, "--cache_cnn_features", "False"]
     run_recipe(*stage1_command(generated_corpus[0], tiny_backbone, uncached, *options, epochs=EPOCHS))
@@ -95,11 +103,15 @@ def test_run_without_the_cnn_feature_cache_ends_like_the_cached_default(generate
         assert row[1:] == pytest.approx(reference_row[1:], rel=1e-3), f"epoch {row[0]}"
 
 
-def test_run_killed_mid_epoch_resumes_and_ends_like_an_uninterrupted_one(generated_corpus, tiny_backbone, uninterrupted, tmp_path):
+def test_run_killed_mid_epoch_resumes_and_ends_like_an_uninterrupted_one(
+    generated_corpus, tiny_backbone, uninterrupted, tmp_path
+):
     output = str(tmp_path / "stage1")
     command = stage1_command(generated_corpus[0], tiny_backbone, output, *INTRA_EPOCH, epochs=EPOCHS)
     # Killed in epoch 2, after one of its intra-epoch checkpoints (epoch 1's are removed when it ends).
-    kill_when(command, lambda: epoch_ended(output, 1) and any("brain_intra_epoch_ckpt" in m for m in checkpoint_metas(output)))
+    kill_when(
+        command, lambda: epoch_ended(output, 1) and any("brain_intra_epoch_ckpt" in m for m in checkpoint_metas(output))
+    )
     assert not os.path.exists(os.path.join(output, "test_metrics.json"))
     resumed = run_recipe(*command)
     log = resumed.stdout + resumed.stderr
@@ -109,7 +121,9 @@ def test_run_killed_mid_epoch_resumes_and_ends_like_an_uninterrupted_one(generat
     assert {k: metrics[k] for k in COMPARED} == {k: reference[k] for k in COMPARED}
 
 
-def test_checkpoint_interrupted_while_saving_is_not_resumed_from(generated_corpus, tiny_backbone, uninterrupted, tmp_path):
+def test_checkpoint_interrupted_while_saving_is_not_resumed_from(
+    generated_corpus, tiny_backbone, uninterrupted, tmp_path
+):
     output = str(tmp_path / "stage1")
     shutil.copytree(uninterrupted, output)
     save = os.path.join(output, "save")
@@ -139,7 +153,9 @@ def test_both_stages_run_under_torchrun_on_cpu(generated_corpus, tiny_backbone, 
         *torchrun(), *stage1_command(generated_corpus[0], tiny_backbone, stage1, *DDP_ON_CPU, epochs="2"), timeout=300
     )
     second = run_recipe(
-        *torchrun(), *stage2_command(generated_corpus[0], tiny_backbone, stage1, stage2, *DDP_ON_CPU, epochs="2"), timeout=300
+        *torchrun(),
+        *stage2_command(generated_corpus[0], tiny_backbone, stage1, stage2, *DDP_ON_CPU, epochs="2"),
+        timeout=300,
     )
     n_test = len(load_json(os.path.join(stage1, "manifests"), "test.json"))
     for output, done in ((stage1, first), (stage2, second)):
@@ -158,10 +174,14 @@ def test_layerdrop_under_torchrun_does_not_hang(generated_corpus, tiny_backbone,
     config = json.loads((backbone / "config.json").read_text())
     (backbone / "config.json").write_text(json.dumps({**config, "layerdrop": 0.5}))
     output = str(tmp_path / "stage1")
-    done = run_recipe(*torchrun(), *stage1_command(generated_corpus[0], str(backbone), output, *DDP_ON_CPU, epochs="1"), timeout=300)
+    done = run_recipe(
+        *torchrun(), *stage1_command(generated_corpus[0], str(backbone), output, *DDP_ON_CPU, epochs="1"), timeout=300
+    )
     assert "LayerDrop 0.50 skips layers at random: DDP runs with find_unused_parameters" in done.stdout + done.stderr
     assert [row[0] for row in read_train_log(output)] == [1]
-    assert load_json(output, "test_metrics.json")["count"] == len(load_json(os.path.join(output, "manifests"), "test.json"))
+    assert load_json(output, "test_metrics.json")["count"] == len(
+        load_json(os.path.join(output, "manifests"), "test.json")
+    )
 
 
 def _backbone_with_layerdrop(tiny_backbone, folder, layerdrop):
@@ -189,20 +209,37 @@ def _brain_from_the_command_line(backbone, folder, command_line=(), yaml_values=
     import yaml
     from hyperpyyaml import load_hyperpyyaml
 
-    from custom_modules.experiment import build_brain
+    from train_stage1 import Stage1Brain
 
-    argv = [str(REPO / "hparams" / "stage1.yaml"), "--data_folder", str(folder), "--output_folder", str(folder),
-            "--wav2vec2_hub", backbone, "--device", "cpu", "--distributed_backend", "gloo", *command_line]
+    argv = [
+        str(REPO / "hparams" / "stage1.yaml"),
+        "--data_folder",
+        str(folder),
+        "--output_folder",
+        str(folder),
+        "--wav2vec2_hub",
+        backbone,
+        "--device",
+        "cpu",
+        "--distributed_backend",
+        "gloo",
+        *command_line,
+    ]
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     with open(hparams_file, encoding="utf-8") as handle:
         hparams = load_hyperpyyaml(handle, {**yaml.safe_load(overrides), **(yaml_values or {})})
-    return build_brain(hparams, run_opts, label_encoders={}, tokenizer=None)
+    return Stage1Brain(modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts=run_opts)
 
 
 def test_yaml_run_options_stay_in_force_under_torchrun_with_layerdrop(tiny_backbone, tmp_path, torchrun_process):
     # LayerDrop makes the recipe add find_unused_parameters; the yaml's other run options must survive that.
     backbone = _backbone_with_layerdrop(tiny_backbone, tmp_path, 0.1)
-    yaml_values = {"max_grad_norm": 2.5, "skip_nonfinite_grads": True, "ckpt_interval_minutes": 15, "grad_accumulation_factor": 2}
+    yaml_values = {
+        "max_grad_norm": 2.5,
+        "skip_nonfinite_grads": True,
+        "ckpt_interval_minutes": 15,
+        "grad_accumulation_factor": 2,
+    }
     brain = _brain_from_the_command_line(backbone, tmp_path, ["--nonfinite_patience", "9"], yaml_values)
     assert {key: getattr(brain, key) for key in yaml_values} == yaml_values
     assert brain.nonfinite_patience == 9, "a run option given on the command line still wins"
@@ -210,12 +247,14 @@ def test_yaml_run_options_stay_in_force_under_torchrun_with_layerdrop(tiny_backb
 
 
 @pytest.mark.parametrize("layerdrop", [0.0, 0.1])
-def test_under_torchrun_only_an_encoder_that_skips_layers_looks_for_unused_parameters(tiny_backbone, tmp_path, torchrun_process, layerdrop):
+def test_under_torchrun_only_an_encoder_that_skips_layers_looks_for_unused_parameters(
+    tiny_backbone, tmp_path, torchrun_process, layerdrop
+):
     # Searching a module whose every parameter gets a gradient costs a graph traversal per step and makes PyTorch
     # warn that it found nothing: only LayerDrop's encoder can leave parameters without gradients.
     brain = _brain_from_the_command_line(_backbone_with_layerdrop(tiny_backbone, tmp_path, layerdrop), tmp_path)
     brain.on_fit_start()  # wraps the modules in DDP
-    wrapped = {name: module for name, module in brain.modules.items()}
+    wrapped = dict(brain.modules.items())
     assert all(isinstance(module, torch.nn.parallel.DistributedDataParallel) for module in wrapped.values())
     assert {name: module.find_unused_parameters for name, module in wrapped.items()} == {
         "encoder": layerdrop > 0,
@@ -256,6 +295,7 @@ def test_ddp_processes_agree_on_the_checkpoints_to_delete(tmp_path):
     assert len(kept) == 1 and (folder / kept[0] / "COMPLETE").is_file()
     assert "UA: 2.0" in (folder / kept[0] / "CKPT.yaml").read_text()
 
+
 def _damage(path, kind):
     if kind == "corrupt":
         open(path, "wb").write(b"RIFF\x00\x00garbage")
@@ -279,7 +319,16 @@ def prepared_copy(corpus_copy, tiny_backbone, tmp_path):
     return output, corpus_copy
 
 
-@pytest.mark.parametrize("kind, reason", [("corrupt", "unreadable"), ("empty", "empty"), ("silent", "silent"), ("short", "too short"), ("nan", "non-finite")])
+@pytest.mark.parametrize(
+    "kind, reason",
+    [
+        ("corrupt", "unreadable"),
+        ("empty", "empty"),
+        ("silent", "silent"),
+        ("short", "too short"),
+        ("nan", "non-finite"),
+    ],
+)
 def test_bad_training_file_is_left_out_named_and_counted(generated_corpus, tiny_backbone, prepared_copy, kind, reason):
     output, corpus = prepared_copy
     train = load_json(os.path.join(output, "manifests"), "train.json")
@@ -289,16 +338,27 @@ def test_bad_training_file_is_left_out_named_and_counted(generated_corpus, tiny_
     assert f"Leaving out train utterance {victim}: {reason}" in done.stdout + done.stderr
     skipped = load_json(output, "skipped_utterances.json")
     assert list(skipped["train"]) == [victim] and reason in skipped["train"][victim]
-    assert load_json(output, "test_metrics.json")["left_out_utterances"] == {"train": 1, "valid": 0, "test": 0, "train_or_valid": 0}
+    assert load_json(output, "test_metrics.json")["left_out_utterances"] == {
+        "train": 1,
+        "valid": 0,
+        "test": 0,
+        "train_or_valid": 0,
+    }
 
 
 def _training_wav(corpus, truth, session=1):
     """The wav of one utterance of the 4 classes in ``session`` of a generated corpus, and its id."""
-    utt = next(u for u, t in sorted(truth.items()) if t["session"] == session and t["label"] in ("neu", "hap", "exc", "ang", "sad"))
+    utt = next(
+        u
+        for u, t in sorted(truth.items())
+        if t["session"] == session and t["label"] in ("neu", "hap", "exc", "ang", "sad")
+    )
     return os.path.join(corpus, f"Session{session}", "sentences", "wav", utt.rsplit("_", 1)[0], f"{utt}.wav"), utt
 
 
-def test_unreadable_wav_ends_the_run_with_the_message_the_command_that_skips_it_and_no_traceback(generated_corpus, corpus_copy, tiny_backbone, tmp_path):
+def test_unreadable_wav_ends_the_run_with_the_message_the_command_that_skips_it_and_no_traceback(
+    generated_corpus, corpus_copy, tiny_backbone, tmp_path
+):
     wav, utt = _training_wav(corpus_copy, generated_corpus[2])
     _damage(wav, "corrupt")
     output = str(tmp_path / "stage1")
@@ -314,28 +374,52 @@ def test_unreadable_wav_ends_the_run_with_the_message_the_command_that_skips_it_
     assert utt in load_json(os.path.join(output, "manifests"), "prepare_options.json")["summary"]["skipped"]
 
 
-def test_test_metrics_show_every_utterance_left_out_at_preparation_and_why(generated_corpus, corpus_copy, tiny_backbone, tmp_path):
+def test_test_metrics_show_every_utterance_left_out_at_preparation_and_why(
+    generated_corpus, corpus_copy, tiny_backbone, tmp_path
+):
     from hyperpyyaml import load_hyperpyyaml
 
-    from custom_modules.experiment import build_brain, prepare_fold_data
+    from custom_modules.data import dataio_prepare, leave_out_unusable
+    from iemocap_prepare import prepare_iemocap
+    from train_stage1 import Stage1Brain
 
     test_wav, test_utt = _training_wav(corpus_copy, generated_corpus[2], session=2)
     train_wav, train_utt = _training_wav(corpus_copy, generated_corpus[2], session=1)
     _damage(test_wav, "silent")
     _damage(train_wav, "corrupt")
-    overrides = {"data_folder": corpus_copy, "output_folder": str(tmp_path), "wav2vec2_hub": tiny_backbone, "test_session": 2,
-                 "skip_bad_wavs": True, "num_workers": 0}
+    overrides = {
+        "data_folder": corpus_copy,
+        "output_folder": str(tmp_path),
+        "wav2vec2_hub": tiny_backbone,
+        "test_session": 2,
+        "skip_bad_wavs": True,
+        "num_workers": 0,
+        "number_of_epochs": 0,
+    }
     with open(REPO / "hparams" / "stage1.yaml", encoding="utf-8") as handle:
         hparams = load_hyperpyyaml(handle, overrides)
-    datasets, label_encoders, tokenizer = prepare_fold_data(hparams)
-    brain = build_brain(hparams, {"device": "cpu"}, label_encoders, tokenizer)
+    # train_stage1.py's steps, without training
+    prepare_iemocap(corpus_copy, hparams["manifest_folder"], 2, seed=hparams["seed"], skip_bad_wavs=True)
+    datasets, label_encoders, tokenizer = dataio_prepare(hparams)
+    datasets, left_out = leave_out_unusable(datasets, hparams)
+    brain = Stage1Brain(
+        modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts={"device": "cpu"}
+    )
+    brain.label_encoders, brain.tokenizer, brain.left_out_utterances = label_encoders, tokenizer, left_out
+    brain.fit(brain.hparams.epoch_counter, datasets["train"], datasets["valid"])
     brain.evaluate(datasets["test"], test_loader_kwargs=hparams["test_dataloader_opts"])
 
     metrics = load_json(str(tmp_path), "test_metrics.json")
-    assert metrics["count"] == len(datasets["test"]) and test_utt not in {p["id"] for p in load_json(str(tmp_path), "test_predictions.json")}
+    assert metrics["count"] == len(datasets["test"]) and test_utt not in {
+        p["id"] for p in load_json(str(tmp_path), "test_predictions.json")
+    }
     assert metrics["left_out_utterances"] == {"train": 0, "valid": 0, "test": 1, "train_or_valid": 1}
     reasons = metrics["left_out_reasons"]
-    assert list(reasons["test"]) == [test_utt] and "at preparation" in reasons["test"][test_utt] and "silent wav" in reasons["test"][test_utt]
+    assert (
+        list(reasons["test"]) == [test_utt]
+        and "at preparation" in reasons["test"][test_utt]
+        and "silent wav" in reasons["test"][test_utt]
+    )
     assert list(reasons["train_or_valid"]) == [train_utt] and "unreadable wav" in reasons["train_or_valid"][train_utt]
 
 
@@ -347,7 +431,10 @@ def test_transcript_outside_the_vocabulary_is_left_out_by_name(tiny_backbone, pr
     train[victim]["transcript"] = "caf\u00e9 42"
     json.dump(train, open(path, "w"))
     done = run_recipe(*stage1_command(corpus, tiny_backbone, output, epochs="1"))
-    assert f"Leaving out train utterance {victim}: transcript has characters outside the CTC vocabulary" in done.stdout + done.stderr
+    assert (
+        f"Leaving out train utterance {victim}: transcript has characters outside the CTC vocabulary"
+        in done.stdout + done.stderr
+    )
 
 
 def test_bad_test_file_or_too_many_bad_files_stop_with_a_clear_error(tiny_backbone, prepared_copy):
@@ -373,23 +460,38 @@ def test_nonfinite_loss_batches_are_skipped_by_name_then_stop_the_run(tiny_backb
     from hyperpyyaml import load_hyperpyyaml
     from speechbrain.dataio.batch import PaddedBatch
 
-    from custom_modules.brain import MultiTaskSERBrain
     from custom_modules.data import build_label_encoders, build_tokenizer
+    from train_stage1 import Stage1Brain
 
-    overrides = {"data_folder": str(tmp_path), "output_folder": str(tmp_path), "wav2vec2_hub": tiny_backbone, "nonfinite_patience": 1}
+    overrides = {
+        "data_folder": str(tmp_path),
+        "output_folder": str(tmp_path),
+        "wav2vec2_hub": tiny_backbone,
+        "nonfinite_patience": 1,
+    }
     with open(REPO / "hparams" / "stage1.yaml") as handle:
         hparams = load_hyperpyyaml(handle, overrides)
-    brain = MultiTaskSERBrain(modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts={"device": "cpu"})
+    brain = Stage1Brain(
+        modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts={"device": "cpu"}
+    )
     brain.tokenizer, brain.label_encoders = build_tokenizer(str(tmp_path)), build_label_encoders(str(tmp_path))
     brain.init_optimizers()
     brain.on_stage_start(sb.Stage.TRAIN)
     brain.nonfinite_count = 0  # as Brain.fit sets it at the start of every epoch
     waveform = torch.full((8000,), 0.1)
     waveform[10] = float("nan")
-    batch = PaddedBatch([
-        {"id": "Ses01F_bad_F000", "sig": waveform, "emo_encoded": torch.LongTensor([0]), "gender_encoded": torch.LongTensor([0]),
-         "style_encoded": torch.LongTensor([0]), "tokens": torch.LongTensor([3, 4])},
-    ])
+    batch = PaddedBatch(
+        [
+            {
+                "id": "Ses01F_bad_F000",
+                "sig": waveform,
+                "emo_encoded": torch.LongTensor([0]),
+                "gender_encoded": torch.LongTensor([0]),
+                "style_encoded": torch.LongTensor([0]),
+                "tokens": torch.LongTensor([3, 4]),
+            },
+        ]
+    )
     before = {n: p.detach().clone() for n, p in hparams["heads"].named_parameters()}
     with caplog.at_level("WARNING"):
         brain.fit_batch(batch)

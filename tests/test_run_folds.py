@@ -12,18 +12,19 @@ import time
 
 import numpy as np
 import pytest
+import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-import speechbrain as sb
-
-from custom_modules.brain import MultiTaskSERBrain
-from custom_modules.encoder import BottleneckAdapter
+from custom_modules.adapters import BottleneckAdapter
+from custom_modules.handoff import load_stage1_encoder, write_model_config
 from recipes.fold_plots import parse_train_log
 from recipes.fold_summary import METRICS, load_experiments
 from recipes.overrides import args_from_overrides
 from recipes.run_folds import STAGE_SCRIPTS, FoldRunner
 from tests.conftest import FAST_TRAINING, REPO, run_recipe
+from train_stage1 import Stage1Brain
+from train_stage2 import Stage2Brain
 
 EXPERIMENT = "table3_concat_scl_cos"
 RUN_FOLDS = os.path.join("recipes", "run_folds.py")
@@ -147,9 +148,9 @@ def test_rerun_skips_finished_stages_without_training(two_fold_run, generated_co
     assert "running on" not in log
     assert {path: os.stat(path).st_mtime_ns for path in logs} == logs, "no stage ran again"
     assert load_json(folder, "summary.json")["stages"] == summary["stages"]
-    assert (
-        seconds < first_seconds / 2
-    ), f"a re-run that trains nothing took {seconds:.0f} s (first run {first_seconds:.0f} s)"
+    assert seconds < first_seconds / 2, (
+        f"a re-run that trains nothing took {seconds:.0f} s (first run {first_seconds:.0f} s)"
+    )
 
 
 def test_failing_fold_names_its_stage_and_log_and_the_other_folds_are_summarised(
@@ -264,13 +265,27 @@ def test_experiments_file_has_every_paper_row_with_the_papers_numbers():
 
 
 def stage_hparams(name, stage, data_folder, output_folder, backbone):
-    """Loads a stage's yaml exactly as run_folds.py's command line would (fold 1), building every module."""
+    """Loads a stage's yaml exactly as run_folds.py's command line would (fold 1), building every module.
+
+    Stage 1 is saved as an untrained stage-1 run (a checkpoint and its model_config.json), which stage 2 starts
+    from (``--allow_unfinished_stage1 True``: it has no test metrics)."""
     runner = FoldRunner(name, load_experiments()[name], data_folder, output_folder, folds=[1], wav2vec2_hub=backbone)
+    extra = ["--allow_unfinished_stage1", "True"] if stage == "stage2" else []
     hparams_file, run_opts, overrides = sb.parse_arguments(
-        [os.path.join(REPO, STAGE_SCRIPTS[stage][1]), *args_from_overrides(runner.stage_overrides(1, stage))]
+        [os.path.join(REPO, STAGE_SCRIPTS[stage][1]), *args_from_overrides(runner.stage_overrides(1, stage)), *extra]
     )
     with open(hparams_file, encoding="utf-8") as handle:
-        return load_hyperpyyaml(handle, overrides)
+        hparams = load_hyperpyyaml(handle, overrides)
+    if stage == "stage1":
+        save_as_stage1_run(hparams, backbone)
+    return hparams
+
+
+def save_as_stage1_run(hparams, backbone):
+    """Writes what a stage-1 run leaves for stage 2: a checkpoint of its modules and its model_config.json."""
+    os.makedirs(hparams["output_folder"], exist_ok=True)
+    hparams["checkpointer"].save_checkpoint(meta={"UA": 0.0, "epoch": 0})
+    write_model_config(hparams["output_folder"], hparams["encoder"], hparams["heads"], backbone)
 
 
 def check_stage_means(hparams, expected, stage):
@@ -278,7 +293,7 @@ def check_stage_means(hparams, expected, stage):
     finetune, tasks, task_adapters, fusion, scl = expected
     encoder, heads = hparams["encoder"], hparams["heads"]
     if stage == "stage2":
-        encoder.insert_adapters()  # as train_stage2.py does once the stage-1 weights are in
+        load_stage1_encoder(encoder, hparams["stage1_folder"])  # train_stage2.py's hand-off
     assert encoder.finetune == finetune
     trainable = encoder.trainable_parameter_names()
     adapter_names = [n for n in trainable if ".adapter_down_proj." in n or ".adapter_up_proj." in n]
@@ -290,17 +305,16 @@ def check_stage_means(hparams, expected, stage):
         assert not any("feature_extractor" in n for n in trainable), "the CNN feature encoder stays frozen"
     assert heads.utterance_tasks == [t for t in EGS if t in tasks]
     assert (heads.ctc_lin is not None) == ("asr" in tasks)
-    assert all(isinstance(heads.latents[t], BottleneckAdapter) == task_adapters for t in heads.utterance_tasks)
+    assert all(isinstance(heads.task_adapters[t], BottleneckAdapter) == task_adapters for t in heads.utterance_tasks)
     dim = hparams["encoder_dim"]
     assert heads.classifiers["emo"].w.in_features == (3 * dim if fusion else dim)
-    assert hparams["scl"] == scl and hparams["fusion"] == fusion
-    # the Brain accepts the combination (it refuses an SCL without gender and style), and the model runs
-    MultiTaskSERBrain(
-        modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts={"device": "cpu"}
-    )
+    assert hparams.get("scl", "none") == scl and hparams["fusion"] == fusion
+    # the stage's Brain accepts the combination (stage 2 refuses an SCL without gender and style), and the model runs
+    brain_class = {"stage1": Stage1Brain, "stage2": Stage2Brain}[stage]
+    brain_class(modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts={"device": "cpu"})
     with torch.no_grad():
-        outputs = heads(encoder(torch.randn(2, 8000), torch.tensor([1.0, 0.7])), torch.tensor([1.0, 0.7]))
-    assert set(outputs) - {"latents", "embedding"} == set(tasks)
+        outputs = heads(*encoder(torch.randn(2, 8000), torch.tensor([1.0, 0.7])))
+    assert set(outputs) - {"latents", "embedding", "frame_lens"} == set(tasks)
 
 
 @pytest.mark.parametrize("name", list(PAPER_ROWS))
@@ -316,43 +330,39 @@ def test_paper_row_builds_the_model_it_means(name, tiny_backbone, generated_corp
 
 def test_best_row_is_the_yaml_defaults(tiny_backbone, generated_corpus, tmp_path):
     experiment = load_experiments()[EXPERIMENT]
+    stage1_folder = str(tmp_path / "stage1")
     for stage in ("stage1", "stage2"):
-        placeholders = {
-            "data_folder": generated_corpus[0],
-            "stage1_folder": str(tmp_path),
-            "output_folder": str(tmp_path / stage),
-            "wav2vec2_hub": tiny_backbone,
-        }
+        placeholders = {"data_folder": generated_corpus[0], "output_folder": str(tmp_path / stage)}
+        if stage == "stage1":
+            placeholders["wav2vec2_hub"] = tiny_backbone
+        else:
+            placeholders.update(stage1_folder=stage1_folder, allow_unfinished_stage1=True)
         with open(os.path.join(REPO, STAGE_SCRIPTS[stage][1]), encoding="utf-8") as handle:
-            defaults = load_hyperpyyaml(
-                handle,
-                placeholders if stage == "stage2" else {k: v for k, v in placeholders.items() if k != "stage1_folder"},
-            )
+            defaults = load_hyperpyyaml(handle, placeholders)
+        if stage == "stage1":
+            save_as_stage1_run(defaults, tiny_backbone)
         assert {key: defaults[key] for key in experiment[stage]} == experiment[stage], stage
 
 
 def test_table2_setting1_stage2_keeps_training_the_stage1_adapters(tiny_backbone, generated_corpus, tmp_path):
     name = "table2_setting1_adapters_adapters"
-    stage1 = stage_hparams(name, "stage1", generated_corpus[0], str(tmp_path), tiny_backbone)["encoder"]
+    stage1_hparams = stage_hparams(name, "stage1", generated_corpus[0], str(tmp_path), tiny_backbone)
+    stage1 = stage1_hparams["encoder"]
     with torch.no_grad():  # trained adapters: not their zero-initialised up-projections
-        for parameter_name, parameter in stage1.named_parameters():
+        for parameter in stage1.parameters():
             if parameter.requires_grad:
                 parameter.add_(torch.randn_like(parameter))
-    checkpoint = str(tmp_path / "stage1_encoder.ckpt")
-    stage1.saver(checkpoint)  # what a stage-1 checkpoint holds (save_frozen: True)
+    # the best checkpoint of the stage-1 run (save_frozen: True, the whole encoder)
+    stage1_hparams["checkpointer"].save_checkpoint(meta={"UA": 1.0, "epoch": 1})
 
     hparams = stage_hparams(name, "stage2", generated_corpus[0], str(tmp_path), tiny_backbone)
-    pretrainer = hparams["pretrainer"]  # the loading path of train_stage2.py
-    pretrainer.add_paths({"encoder": checkpoint})
-    pretrainer.collect_files()
-    pretrainer.load_collected()
     stage2 = hparams["encoder"]
-    stage2.insert_adapters()  # train_stage2.py's call: a no-op once the transfer inserted them
+    load_stage1_encoder(stage2, hparams["stage1_folder"])  # train_stage2.py's hand-off
     state1, state2 = stage1.state_dict(), stage2.state_dict()
     assert set(state1) == set(state2)
-    assert all(
-        torch.equal(state1[key], state2[key]) for key in state1
-    ), "bit-identical stage-1 encoder, adapters included"
+    assert all(torch.equal(state1[key], state2[key]) for key in state1), (
+        "bit-identical stage-1 encoder, adapters included"
+    )
     assert stage2.trainable_parameter_names() == stage1.trainable_parameter_names()
     assert {
         n.split(".adapter_")[0].split(".")[-1] for n in stage2.trainable_parameter_names()

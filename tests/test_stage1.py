@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from custom_modules.constants import EMOTIONS
 from custom_modules.metrics import classification_summary
-from custom_modules.vocabulary import EMOTIONS
 from tests.conftest import run_recipe, stage1_command
 
 LOG_LINE = re.compile(r"^epoch: (\d+), .* - train loss: ([\d.e+-]+).* - valid loss: ([\d.e+-]+).*valid UA: ([\d.e+-]+)")

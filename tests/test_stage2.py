@@ -9,8 +9,13 @@ import sys
 import pytest
 import torch
 
-from custom_modules.experiment import find_stage1_checkpoint
-from custom_modules.export import load_trained_model
+from custom_modules.handoff import (
+    HandoffError,
+    best_checkpoint,
+    load_stage1_encoder,
+    load_trained_run,
+    read_model_config,
+)
 from tests.conftest import REPO, stage2_command
 from tests.test_stage1 import load_json, read_train_log
 
@@ -19,12 +24,13 @@ ADAPTER_PARAMETER = re.compile(r"\.(adapter_down_proj|adapter_up_proj)\.(weight|
 
 @pytest.fixture(scope="module")
 def stage2_model(stage2_run):
-    """The trained stage-2 model, rebuilt as export and inference rebuild it."""
-    return load_trained_model(stage2_run)
+    """The trained stage-2 model, rebuilt as export rebuilds it."""
+    encoder, heads, _ = load_trained_run(stage2_run)
+    return {"encoder": encoder, "heads": heads}
 
 
 def test_stage2_leaves_stage1_weights_bit_identical(stage1_run, stage2_model):
-    stage1_state = torch.load(find_stage1_checkpoint(stage1_run).paramfiles["encoder"], weights_only=True)
+    stage1_state = torch.load(best_checkpoint(stage1_run).paramfiles["encoder"], weights_only=True)
     stage2_state = stage2_model["encoder"].state_dict()
     compared = 0
     for name, value in stage1_state.items():
@@ -47,7 +53,7 @@ def test_stage2_trains_exactly_the_adapters_and_heads(stage2_run, stage2_model):
     assert {n.split(".adapter_")[0].split(".")[-1] for n in trainable} == {"q_proj", "k_proj", "v_proj", "output_dense"}
     assert all(p.requires_grad for p in heads.parameters())
     # what a stage-2 checkpoint stores is exactly what trains
-    checkpoint = find_stage1_checkpoint(stage2_run)
+    checkpoint = best_checkpoint(stage2_run)
     saved = torch.load(checkpoint.paramfiles["encoder"], weights_only=True)
     assert set(saved) == set(trainable)
     metrics = load_json(stage2_run, "test_metrics.json")
@@ -76,16 +82,20 @@ def _unusable_stage1_folder(kind, tmp_path, stage1_run):
 
 @pytest.mark.parametrize(
     "kind, message",
-    [("missing", "does not exist"), ("empty", "holds no stage-1 checkpoint"), ("manifests-only", "holds no stage-1 checkpoint")],
+    [("missing", "does not exist"), ("empty", "holds no checkpoint"), ("manifests-only", "holds no checkpoint")],
 )
-def test_stage2_without_a_usable_stage1_folder_stops_with_the_fix(generated_corpus, tiny_backbone, stage1_run, tmp_path, kind, message):
+def test_stage2_without_a_usable_stage1_folder_stops_with_the_fix(
+    generated_corpus, tiny_backbone, stage1_run, tmp_path, kind, message
+):
     stage1_folder = _unusable_stage1_folder(kind, tmp_path, stage1_run)
     log = _run_stage2_expecting_failure(generated_corpus, tiny_backbone, stage1_folder, tmp_path)
     assert message in log and "Run train_stage1.py" in log
 
 
 def _run_stage2_expecting_failure(generated_corpus, backbone, stage1_folder, tmp_path, **options):
-    command = stage2_command(generated_corpus[0], backbone, stage1_folder, str(tmp_path / "stage2"), epochs="1", **options)
+    command = stage2_command(
+        generated_corpus[0], backbone, stage1_folder, str(tmp_path / "stage2"), epochs="1", **options
+    )
     done = subprocess.run([sys.executable, *command], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode != 0
     assert "train_stage2.py: error: " in done.stderr
@@ -96,13 +106,13 @@ def _run_stage2_expecting_failure(generated_corpus, backbone, stage1_folder, tmp
 def test_stage2_on_a_stage1_model_of_another_shape_stops_with_the_fix(generated_corpus, stage1_run, tmp_path):
     from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
 
-    from custom_modules.backbones import ARCHITECTURES
+    from synthetic.backbones import ARCHITECTURES
 
     other = str(tmp_path / "wider")
     Wav2Vec2Model(Wav2Vec2Config(**{**ARCHITECTURES["tiny"], "hidden_size": 96})).save_pretrained(other)
     Wav2Vec2FeatureExtractor(return_attention_mask=True).save_pretrained(other)
     log = _run_stage2_expecting_failure(generated_corpus, other, stage1_run, tmp_path)
-    assert "hidden_size: 64 in stage 1, 96 here" in log and "same wav2vec2_hub architecture" in log
+    assert "hidden_size: 64 in stage 1, 96 here" in log and "leave --wav2vec2_hub out" in log
 
 
 def test_stage2_on_another_fold_than_stage1_stops(generated_corpus, tiny_backbone, stage1_run, tmp_path):
@@ -127,24 +137,22 @@ def _stage2_hparams(backbone, stage1_folder, tmp_path, **overrides):
 
 
 def test_stage2_on_a_stage1_model_of_another_backbone_family_stops_with_the_fix(stage1_run, tmp_path):
-    from custom_modules.backbones import build_backbone
-    from custom_modules.experiment import Stage1Error, load_stage1_encoder
+    from synthetic.backbones import build_backbone
 
     # A HuBERT of the same shapes as stage 1's wav2vec 2.0: its parameters would load, silently, into another model.
     hubert = build_backbone(str(tmp_path / "tiny_hubert"), "tiny", family="hubert")
-    with pytest.raises(Stage1Error) as error:
-        load_stage1_encoder(_stage2_hparams(hubert, stage1_run, tmp_path))
+    with pytest.raises(HandoffError) as error:
+        _stage2_hparams(hubert, stage1_run, tmp_path)
     message = str(error.value)
     assert "model_type: wav2vec2 in stage 1, hubert here" in message
-    assert f"--wav2vec2_hub {load_json(stage1_run, 'backbone.json')['wav2vec2_hub']}" in message
+    assert f"--wav2vec2_hub {read_model_config(stage1_run)['backbone']['source']}" in message
 
 
 def test_stage2_on_an_unfinished_stage1_stops_unless_allowed(stage1_run, tiny_backbone, tmp_path):
-    from custom_modules.experiment import Stage1Error, load_stage1_encoder
-
     unfinished = str(tmp_path / "stage1")
     shutil.copytree(stage1_run, unfinished, ignore=shutil.ignore_patterns("test_metrics.json"))
-    with pytest.raises(Stage1Error, match="has not finished.*--allow_unfinished_stage1 True"):
-        load_stage1_encoder(_stage2_hparams(tiny_backbone, unfinished, tmp_path))
-    meta = load_stage1_encoder(_stage2_hparams(tiny_backbone, unfinished, tmp_path, allow_unfinished_stage1=True))
-    assert meta["UA"] == find_stage1_checkpoint(stage1_run).meta["UA"]
+    with pytest.raises(HandoffError, match="has not finished.*--allow_unfinished_stage1 True"):
+        _stage2_hparams(tiny_backbone, unfinished, tmp_path)
+    hparams = _stage2_hparams(tiny_backbone, unfinished, tmp_path, allow_unfinished_stage1=True)
+    meta = load_stage1_encoder(hparams["encoder"], unfinished)
+    assert meta["UA"] == best_checkpoint(stage1_run).meta["UA"]

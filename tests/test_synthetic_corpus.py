@@ -1,4 +1,4 @@
-"""Tests of the synthetic IEMOCAP-format corpus (``custom_modules/synthetic_iemocap.py``).
+"""Tests of the synthetic IEMOCAP-format corpus (``synthetic/corpus.py``).
 
 They pin that the corpus looks like ``IEMOCAP_full_release`` to a reader (layout, formats, id conventions and
 the quirks of the real files), that it is deterministic, and that what the recipe is meant to learn (emotion,
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from custom_modules.synthetic_iemocap import (
+from synthetic.corpus import (
     EMO_EVALUATION_HEADER,
     LETTER_SOUNDS,
     MERGED_CLASS,
@@ -67,7 +67,7 @@ def _read(path):
 def _emo_evaluation_blocks(root):
     """``{utt_id: (start, end, label, dialog)}`` parsed from every EmoEvaluation file, checking the format."""
     blocks = {}
-    for (session, dialog), path in _dialog_files(root, "EmoEvaluation").items():
+    for (_session, dialog), path in _dialog_files(root, "EmoEvaluation").items():
         text = _read(path)
         assert text.startswith(EMO_EVALUATION_HEADER + "\n\n"), path
         assert EMO_EVALUATION_HEADER == "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]"
@@ -316,7 +316,7 @@ def _leave_one_session_out_accuracy(features, labels, sessions, epochs=500, lear
         train, test = sessions != held_out, sessions == held_out
         mean, std = features[train].mean(axis=0), features[train].std(axis=0) + 1e-9
 
-        def design(rows):
+        def design(rows, mean=mean, std=std):
             return np.hstack([(features[rows] - mean) / std, np.ones((rows.sum(), 1))])
 
         inputs, one_hot = design(train), np.eye(len(classes))[targets[train]]

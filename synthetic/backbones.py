@@ -39,6 +39,8 @@ from transformers import (
     WavLMModel,
 )
 
+from custom_modules.constants import SAMPLE_RATE
+
 _CNN = {
     "conv_kernel": (10, 3, 3, 3, 3, 2, 2),
     "conv_stride": (5, 2, 2, 2, 2, 2, 2),
@@ -155,14 +157,14 @@ def build_backbone(save_dir, architecture="tiny", seed=0, family="wav2vec2"):
         _init_filterbank(model.feature_extractor.conv_layers[0].conv)
     model.save_pretrained(save_dir)
     Wav2Vec2FeatureExtractor(
-        feature_size=1, sampling_rate=16000, padding_value=0.0, **_PREPROCESSORS[architecture]
+        feature_size=1, sampling_rate=SAMPLE_RATE, padding_value=0.0, **_PREPROCESSORS[architecture]
     ).save_pretrained(save_dir)
     with open(marker, "w", encoding="utf-8") as handle:
         json.dump(recipe, handle)
     return save_dir
 
 
-def _init_filterbank(conv, sample_rate=16000, lowest=60.0, highest=7000.0):
+def _init_filterbank(conv, sample_rate=SAMPLE_RATE, lowest=60.0, highest=7000.0):
     """Sets a Conv1d's filters to Hann-windowed cosine/sine pairs at log-spaced frequencies (unit norm)."""
     n_filters, _, kernel = conv.weight.shape
     time = np.arange(kernel) / sample_rate

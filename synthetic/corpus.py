@@ -39,7 +39,7 @@ session, dialog, turn): the same seed gives byte-identical files.
 
 Command line::
 
-    python -m custom_modules.synthetic_iemocap --out_dir /tmp/IEMOCAP_full_release --seed 0
+    python -m synthetic.corpus --out_dir /tmp/IEMOCAP_full_release --seed 0
 
 Authors
  * SER two-stage adapters recipe contributors, 2026
@@ -53,6 +53,8 @@ from collections import Counter
 import numpy as np
 import soundfile
 from scipy.signal import lfilter
+
+from custom_modules.constants import SAMPLE_RATE
 
 SESSIONS = (1, 2, 3, 4, 5)
 GENDERS = ("F", "M")
@@ -125,11 +127,70 @@ STYLE_DELIVERY = {
 MAINS_HZ = 60.0
 # Common English words; together they use every letter a-z and the apostrophe.
 VOCABULARY = (
-    "i", "you", "we", "they", "it", "that", "this", "what", "yes", "no", "okay", "yeah", "well", "really",
-    "just", "know", "think", "want", "need", "like", "go", "going", "come", "home", "time", "now", "here",
-    "there", "right", "good", "great", "bad", "sorry", "please", "thank", "tell", "me", "about", "why", "how",
-    "can't", "don't", "i'm", "it's", "that's", "never", "always", "again", "maybe", "quite", "next", "zero",
-    "lazy", "job", "fix", "very", "much", "work", "money", "leave", "love", "people", "world", "question",
+    "i",
+    "you",
+    "we",
+    "they",
+    "it",
+    "that",
+    "this",
+    "what",
+    "yes",
+    "no",
+    "okay",
+    "yeah",
+    "well",
+    "really",
+    "just",
+    "know",
+    "think",
+    "want",
+    "need",
+    "like",
+    "go",
+    "going",
+    "come",
+    "home",
+    "time",
+    "now",
+    "here",
+    "there",
+    "right",
+    "good",
+    "great",
+    "bad",
+    "sorry",
+    "please",
+    "thank",
+    "tell",
+    "me",
+    "about",
+    "why",
+    "how",
+    "can't",
+    "don't",
+    "i'm",
+    "it's",
+    "that's",
+    "never",
+    "always",
+    "again",
+    "maybe",
+    "quite",
+    "next",
+    "zero",
+    "lazy",
+    "job",
+    "fix",
+    "very",
+    "much",
+    "work",
+    "money",
+    "leave",
+    "love",
+    "people",
+    "world",
+    "question",
 )
 INTERJECTIONS = ("yes", "no", "okay", "yeah", "well")
 QUESTION_WORDS = ("what", "why", "how")
@@ -171,14 +232,22 @@ LETTER_SOUNDS = {
     # The apostrophe is a glottal stop: a closure and a weak broadband release.
     "'": [("gap", 0.6, {}), ("burst", 0.4, {"band": (1200, 3000), "amp": 0.3, "voicing": 0.0})],
     # Two-part letters: a burst followed by a fricative or a glide.
-    "c": [("burst", 0.4, {"band": (2500, 500), "amp": 0.5, "voicing": 0.0}),
-          ("noise", 0.6, {"band": (2500, 500), "amp": 0.4, "voicing": 0.0})],
-    "j": [("burst", 0.4, {"band": (3200, 600), "amp": 0.4, "voicing": 0.3}),
-          ("noise", 0.6, {"band": (3200, 600), "amp": 0.3, "voicing": 0.3})],
-    "x": [("burst", 0.4, {"band": (1800, 600), "amp": 0.5, "voicing": 0.0}),
-          ("noise", 0.6, {"band": (6800, 1000), "amp": 0.45, "voicing": 0.0})],
-    "q": [("burst", 0.4, {"band": (1000, 400), "amp": 0.5, "voicing": 0.0}),
-          ("voiced", 0.6, {"formants": (250, 550, 2200), "amp": 0.6})],
+    "c": [
+        ("burst", 0.4, {"band": (2500, 500), "amp": 0.5, "voicing": 0.0}),
+        ("noise", 0.6, {"band": (2500, 500), "amp": 0.4, "voicing": 0.0}),
+    ],
+    "j": [
+        ("burst", 0.4, {"band": (3200, 600), "amp": 0.4, "voicing": 0.3}),
+        ("noise", 0.6, {"band": (3200, 600), "amp": 0.3, "voicing": 0.3}),
+    ],
+    "x": [
+        ("burst", 0.4, {"band": (1800, 600), "amp": 0.5, "voicing": 0.0}),
+        ("noise", 0.6, {"band": (6800, 1000), "amp": 0.45, "voicing": 0.0}),
+    ],
+    "q": [
+        ("burst", 0.4, {"band": (1000, 400), "amp": 0.5, "voicing": 0.0}),
+        ("voiced", 0.6, {"formants": (250, 550, 2200), "amp": 0.6}),
+    ],
 }
 VOWEL_SECONDS = 0.090
 CONSONANT_SECONDS = 0.075
@@ -206,7 +275,7 @@ def generate_corpus(
     script_dialogs=2,
     min_words=1,
     max_words=4,
-    sample_rate=16000,
+    sample_rate=SAMPLE_RATE,
 ):
     """Writes a synthetic corpus in the layout and formats of ``IEMOCAP_full_release`` and returns its truth.
 
@@ -326,7 +395,7 @@ def speaker_voice(gender, rng):
     }
 
 
-def synthesize_utterance(tokens, label, voice, style, rng, sample_rate=16000):
+def synthesize_utterance(tokens, label, voice, style, rng, sample_rate=SAMPLE_RATE):
     """Renders spoken words and non-speech tags with the prosody of an emotion, a voice and a dialog style.
 
     Arguments
@@ -354,7 +423,7 @@ def synthesize_utterance(tokens, label, voice, style, rng, sample_rate=16000):
     >>> rng = np.random.default_rng(0)
     >>> voice = speaker_voice("M", rng)
     >>> wav = synthesize_utterance(["yes", "[LAUGHTER]"], "hap", voice, "impro", rng)
-    >>> len(wav) >= 0.8 * 16000, float(np.abs(wav).max()) < 1.0
+    >>> len(wav) >= 0.8 * SAMPLE_RATE, float(np.abs(wav).max()) < 1.0
     (True, True)
     """
     if not tokens:
@@ -474,8 +543,14 @@ def _plan_turns(rng, dialog, style, labels, script, min_words, max_words):
         utt_id = f"{dialog}_{speaker}{turn_counts[speaker]:03d}"
         turn_counts[speaker] += 1
         turns.append(
-            {"utt_id": utt_id, "speaker": speaker, "label": label, "tokens": tokens, "words": " ".join(words),
-             "text": text}
+            {
+                "utt_id": utt_id,
+                "speaker": speaker,
+                "label": label,
+                "tokens": tokens,
+                "words": " ".join(words),
+                "text": text,
+            }
         )
     return turns
 

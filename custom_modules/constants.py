@@ -1,0 +1,24 @@
+"""The recipe's fixed facts, each defined once for preparation, training, inference and the tools: the label
+sets, the CTC character set and blank, the sample rate and the split names.
+
+Authors
+ * SER two-stage adapters recipe contributors, 2026
+"""
+
+# The paper's 4 classes (hap and exc merged into hap by iemocap_prepare.py), in classifier index order.
+EMOTIONS = ("neu", "hap", "ang", "sad")
+GENDERS = ("F", "M")
+STYLES = ("impro", "script")
+TASK_LABELS = {"emo": EMOTIONS, "gender": GENDERS, "style": STYLES}
+# Classes of each utterance-level head.
+N_CLASSES = {task: len(labels) for task, labels in TASK_LABELS.items()}
+# Characters of the ASR head; the CTC blank comes first, then these.
+CHARACTERS = " '" + "abcdefghijklmnopqrstuvwxyz"
+BLANK_INDEX = 0
+CTC_VOCAB_SIZE = len(CHARACTERS) + 1
+# IEMOCAP's rate and the rate of every wav2vec 2.0 / HuBERT / WavLM checkpoint.
+SAMPLE_RATE = 16000
+# A fold's manifests (iemocap_prepare.py) and the datasets built from them.
+SPLITS = ("train", "valid", "test")
+# Written last by iemocap_prepare.py beside a fold's manifests: its options and summary (what it left out, and why).
+PREPARATION_RECORD = "prepare_options.json"
