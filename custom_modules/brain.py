@@ -24,7 +24,6 @@ from speechbrain.utils.run_opts import RunOptions
 from torch.nn import SyncBatchNorm
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from custom_modules.checkpointing import drop_unfinished_epochs
 from custom_modules.constants import BLANK_INDEX, TASK_LABELS
 from custom_modules.handoff import read_model_config, write_model_config
 from custom_modules.metrics import ClassificationMetrics
@@ -103,12 +102,15 @@ class MultiTaskSERBrain(sb.Brain):
         raise NotImplementedError("Use the Brain of train_stage1.py or train_stage2.py, which define the objective.")
 
     def on_fit_start(self):
-        """Recovers the latest checkpoint, then drops train-log lines of epochs that checkpoint does not hold
-        (logged by a run killed before it could checkpoint them), so a resumed run logs every epoch once. Saves
-        the model's settings beside its checkpoints (``custom_modules.handoff``)."""
+        """Recovers the latest checkpoint, then drops the metric records of epochs that checkpoint does not hold
+        (logged by a run killed before it could checkpoint them), so a resumed run records every epoch once
+        (``custom_modules.train_logging``). Saves the model's settings beside its checkpoints
+        (``custom_modules.handoff``)."""
         super().on_fit_start()
+        # A train_logger without records by epoch (any SpeechBrain TrainLogger) has nothing to drop.
+        if hasattr(self.hparams.train_logger, "forget_epochs_after"):
+            self.hparams.train_logger.forget_epochs_after(self.hparams.epoch_counter.current)
         if if_main_process():
-            drop_unfinished_epochs(self.hparams.train_log, completed=self.hparams.epoch_counter.current)
             write_model_config(
                 self.hparams.output_folder,
                 self.hparams.encoder,

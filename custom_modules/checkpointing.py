@@ -1,11 +1,17 @@
-"""Resuming safely: a Checkpointer that survives being killed while it saves, and a train log that matches the
-state a run resumes from.
+"""Resuming safely: a Checkpointer that survives being killed while it saves, and one whose files were damaged
+after it was saved.
 
 SpeechBrain's ``Checkpointer.save_checkpoint`` writes a checkpoint's ``CKPT.yaml`` first and its parameter files
 after. A run killed in between (an XLS-R checkpoint takes seconds to write) leaves a folder that looks like a
 checkpoint, and the next run would try to resume from it and fail on a missing or truncated file. Here a
 checkpoint only counts once a ``COMPLETE`` marker is written after all its files; folders without it are left
 out (and removed by the main process, with a warning), so a resumed run starts from the last complete one.
+
+A complete checkpoint can still be damaged later (a full disk, a copy cut short, a failing file system). Loading
+it would end the run with torch's own error, which names no file. Here the file is named in the log, the
+checkpoint is set aside (renamed ``damaged-CKPT+...``, kept for inspection) so that it is never chosen again,
+and the next checkpoint in order of preference is loaded: the previous one when resuming, the next best one for
+the test. If none can be loaded, the run stops with the file's name and the fix.
 
 Under DDP every process lists the checkpoints after saving (``delete_checkpoints``) and runs one collective
 per checkpoint it deletes, so all processes must see the same list: they wait for the main process's marker.
@@ -16,16 +22,22 @@ Authors
 
 import logging
 import os
-import re
 import shutil
 
 from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.distributed import ddp_barrier, if_main_process
 from speechbrain.utils.logger import get_logger
 
+from custom_modules.errors import RecipeInputError
+
 logger = get_logger(__name__)
 
 COMPLETE_MARKER = "COMPLETE"
+DAMAGED_PREFIX = "damaged-"
+
+
+class CheckpointDamagedError(RecipeInputError, RuntimeError):
+    """No checkpoint of a run can be loaded; the message names the damaged file and the fix."""
 
 
 class InterruptSafeCheckpointer(Checkpointer):
@@ -58,6 +70,58 @@ class InterruptSafeCheckpointer(Checkpointer):
         ddp_barrier()
         return checkpoint
 
+    def recover_if_possible(self, importance_key=None, max_key=None, min_key=None, ckpt_predicate=None):
+        """Loads the preferred checkpoint as SpeechBrain does; if one of its files cannot be read, names the file,
+        sets the checkpoint aside and loads the next one in order of preference.
+
+        Arguments and return value are those of ``Checkpointer.recover_if_possible``.
+        """
+        candidates = self.find_checkpoints(importance_key, max_key, min_key, ckpt_predicate)
+        if not candidates:
+            logger.info("Would load a checkpoint here, but none found yet.")
+            return None
+        damaged = []
+        for checkpoint in candidates:
+            try:
+                self.load_checkpoint(checkpoint)
+            except RecipeInputError:
+                raise  # the recipe's own diagnosis (a checkpoint of other settings), with its fix
+            except RuntimeError as error:
+                if "Error(s) in loading state_dict" in str(error):
+                    raise  # a readable file of another model, not a damaged one
+                damaged.append((checkpoint, _file_being_loaded(error) or checkpoint.path, error))
+            except Exception as error:  # what torch.load, pickle or a loader raises on a damaged file varies
+                damaged.append((checkpoint, _file_being_loaded(error) or checkpoint.path, error))
+            else:
+                for bad_checkpoint, path, error in damaged:
+                    aside = self._set_aside(bad_checkpoint)
+                    logger.error(
+                        "Cannot load %s (%s: %s): the file is damaged. Loaded the checkpoint %s instead; the damaged "
+                        "one is kept as %s (delete it once inspected).",
+                        path,
+                        type(error).__name__,
+                        error,
+                        checkpoint.path,
+                        aside,
+                    )
+                return checkpoint
+        names = "; ".join(f"{path} ({type(error).__name__}: {error})" for _, path, error in damaged)
+        raise CheckpointDamagedError(
+            f"No checkpoint in {self.checkpoints_dir} can be loaded: {names}. Restore the damaged file(s) from a "
+            f"backup, or delete {' and '.join(str(c.path) for c, _, _ in damaged)} to run from the previous state "
+            "(from the start if no other checkpoint is left)."
+        )
+
+    def _set_aside(self, checkpoint):
+        """Renames a checkpoint folder so that it is no longer listed (main process); returns the new path."""
+        aside = checkpoint.path.with_name(DAMAGED_PREFIX + checkpoint.path.name)
+        if if_main_process() and checkpoint.path.exists():
+            if aside.exists():  # the same checkpoint set aside before and copied back: keep the first copy
+                shutil.rmtree(checkpoint.path)
+            else:
+                os.replace(checkpoint.path, aside)
+        return aside
+
     def _list_checkpoint_dirs(self):
         folders = super()._list_checkpoint_dirs()
         complete = [folder for folder in folders if (folder / COMPLETE_MARKER).is_file()]
@@ -69,41 +133,13 @@ class InterruptSafeCheckpointer(Checkpointer):
         return complete
 
 
-def drop_unfinished_epochs(train_log, completed):
-    r"""Removes the lines of epochs after ``completed`` from a SpeechBrain ``FileTrainLogger`` file.
-
-    An epoch is logged just before its checkpoint is saved; a run killed in between resumes from an earlier
-    checkpoint and logs that epoch again. Trimming the log to the recovered state keeps one line per epoch.
-
-    Arguments
-    ---------
-    train_log : str
-        Path of ``train_log.txt`` (nothing happens if it does not exist yet).
-    completed : int
-        Epochs the recovered checkpoint holds (``EpochCounter.current`` after recovery).
-
-    Example
-    -------
-    >>> import tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "train_log.txt")
-    >>> _ = open(path, "w").write("epoch: 1, lr: 1 - train loss: 2\nepoch: 2, lr: 1 - train loss: 1\n")
-    >>> drop_unfinished_epochs(path, completed=1)
-    >>> open(path).read()
-    'epoch: 1, lr: 1 - train loss: 2\n'
-    """
-    if not os.path.isfile(train_log):
-        return
-    with open(train_log, encoding="utf-8") as handle:
-        lines = handle.readlines()
-    kept = [line for line in lines if not _logged_epoch(line) or _logged_epoch(line) <= completed]
-    if len(kept) != len(lines):
-        logger.info(
-            "Dropping %d line(s) of %s logged after the checkpoint resumed from.", len(lines) - len(kept), train_log
-        )
-        with open(train_log, "w", encoding="utf-8") as handle:
-            handle.writelines(kept)
-
-
-def _logged_epoch(line):
-    match = re.match(r"epoch: (\d+),", line)
-    return int(match.group(1)) if match else 0
+def _file_being_loaded(error):
+    """The parameter file SpeechBrain's ``Checkpointer._call_load_hooks`` was loading when ``error`` was raised
+    (its local ``loadpath``), or None if the error came from elsewhere."""
+    traceback = error.__traceback__
+    while traceback is not None:
+        frame = traceback.tb_frame
+        if frame.f_code.co_name == "_call_load_hooks" and "loadpath" in frame.f_locals:
+            return frame.f_locals["loadpath"]
+        traceback = traceback.tb_next
+    return None

@@ -1,5 +1,6 @@
 """Pictures of leave-one-session-out runs: the pooled confusion matrix and the training curves of every fold
-and stage, read from each stage's ``train_log.txt``.
+and stage, read from each stage's ``metrics.jsonl`` (``custom_modules.train_logging``), with the epoch selected
+for the test marked.
 
 ``recipes/fold_summary.py`` calls ``write_plots`` whenever it writes a summary.
 
@@ -8,6 +9,8 @@ Authors
 """
 
 import os
+
+from custom_modules.train_logging import METRICS_LOG, TEST_RECORD_KEY, read_metrics_log
 
 
 def write_plots(experiment_folder, summary, folds):
@@ -20,7 +23,7 @@ def write_plots(experiment_folder, summary, folds):
     summary : dict
         From ``recipes.fold_summary.summarize_experiment``.
     folds : dict
-        Fold -> its folder (holding ``stage1/train_log.txt``, ...).
+        Fold -> its folder (holding ``stage1/metrics.jsonl``, ...).
     """
     final = summary["stages"][summary["final_stage"]]
     folds_text = ", ".join(map(str, final["folds"]))
@@ -36,66 +39,10 @@ def write_plots(experiment_folder, summary, folds):
     for stage in summary["stages"]:
         curves[stage] = {}
         for fold, folder in folds.items():
-            log = os.path.join(folder, stage, "train_log.txt")
-            if os.path.isfile(log):
-                curves[stage][fold] = parse_train_log(log)
+            records = read_metrics_log(os.path.join(folder, stage, METRICS_LOG))
+            if records["epochs"]:
+                curves[stage][fold] = records
     plot_training_curves(curves, os.path.join(experiment_folder, "training_curves.png"), summary["experiment"])
-
-
-def parse_train_log(path):
-    """The epoch lines of a SpeechBrain ``FileTrainLogger`` file (``train_log.txt``).
-
-    Lines look like ``epoch: 3, lr_encoder: 1.00e-03 - train loss: 1.58, train UA: 40.00 - valid loss: 1.39,
-    valid UA: 75.00``; test lines (``epoch loaded: ...``) are left out. An epoch logged twice (a run resumed
-    after it was logged but before its checkpoint was saved) keeps its last line.
-
-    Arguments
-    ---------
-    path : str
-
-    Returns
-    -------
-    list of dict
-        ``{"epoch": int, "meta": {...}, "train": {...}, "valid": {...}}`` sorted by epoch; values are floats
-        where they parse as numbers.
-
-    Example
-    -------
-    >>> import tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "train_log.txt")
-    >>> with open(path, "w") as handle:
-    ...     _ = handle.write("epoch: 1, lr_heads: 1.00e-03 - train loss: 1.58 - valid loss: 1.39, valid UA: 75.00\\n"
-    ...                      "epoch loaded: 1 - test loss: 1.40, test UA: 70.00\\n")
-    >>> parse_train_log(path)
-    [{'epoch': 1, 'meta': {'lr_heads': 0.001}, 'train': {'loss': 1.58}, 'valid': {'loss': 1.39, 'UA': 75.0}}]
-    """
-    epochs = {}
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            parts = line.strip().split(" - ")
-            meta = _parse_stats(parts[0])
-            if "epoch" not in meta:
-                continue
-            entry = {"epoch": int(meta.pop("epoch")), "meta": meta}
-            for part in parts[1:]:
-                for key, value in _parse_stats(part).items():
-                    dataset, _, stat = key.partition(" ")
-                    entry.setdefault(dataset, {})[stat] = value
-            epochs[entry["epoch"]] = entry
-    return [epochs[epoch] for epoch in sorted(epochs)]
-
-
-def _parse_stats(text):
-    stats = {}
-    for item in text.split(", "):
-        key, sep, value = item.partition(": ")
-        if not sep:
-            continue
-        try:
-            stats[key.strip()] = float(value)
-        except ValueError:
-            stats[key.strip()] = value.strip()
-    return stats
 
 
 def plot_confusion_matrix(matrix, labels, path, title):
@@ -131,15 +78,34 @@ def plot_confusion_matrix(matrix, labels, path, title):
 
 
 def plot_training_curves(curves, path, title):
-    """Saves train / valid loss and valid UA per epoch, one column per stage, one colour per fold.
+    """Saves ``training_curves_figure`` as a PNG.
 
     Arguments
     ---------
     curves : dict
-        Stage -> {fold -> ``parse_train_log`` output}.
+        See ``training_curves_figure``.
     path : str
         PNG to write.
     title : str
+    """
+    figure = training_curves_figure(curves, title)
+    figure.savefig(path, dpi=100)
+    _pyplot().close(figure)
+
+
+def training_curves_figure(curves, title):
+    """Train / valid loss and valid UA per epoch, one column per stage, one colour per fold; a star marks the
+    epoch whose checkpoint was tested (best valid UA).
+
+    Arguments
+    ---------
+    curves : dict
+        Stage -> {fold -> ``custom_modules.train_logging.read_metrics_log`` output}.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
@@ -149,25 +115,31 @@ def plot_training_curves(curves, path, title):
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for column, stage in enumerate(stages):
         loss_axes, ua_axes = axes[0][column], axes[1][column]
-        for index, (fold, epochs) in enumerate(sorted(curves[stage].items())):
+        for index, (fold, records) in enumerate(sorted(curves[stage].items())):
             colour = colours[index % len(colours)]
+            epochs = records["epochs"]
             x = [e["epoch"] for e in epochs]
+            valid_ua = {e["epoch"]: e.get("valid", {}).get("UA") for e in epochs}
             loss_axes.plot(
                 x, [e.get("train", {}).get("loss") for e in epochs], "-", color=colour, label=f"fold {fold} train"
             )
             loss_axes.plot(
                 x, [e.get("valid", {}).get("loss") for e in epochs], "--", color=colour, label=f"fold {fold} valid"
             )
-            ua_axes.plot(
-                x,
-                [e.get("valid", {}).get("UA") for e in epochs],
-                "-o",
-                markersize=3,
-                color=colour,
-                label=f"fold {fold}",
-            )
+            ua_axes.plot(x, list(valid_ua.values()), "-o", markersize=3, color=colour, label=f"fold {fold}")
+            selected = (records["test"] or {}).get(TEST_RECORD_KEY)
+            if valid_ua.get(selected) is not None:
+                ua_axes.plot(
+                    [selected],
+                    [valid_ua[selected]],
+                    "*",
+                    markersize=14,
+                    color=colour,
+                    markeredgecolor="black",
+                    label=f"fold {fold}: tested epoch {selected}",
+                )
         loss_axes.set_title(f"{stage}: loss (solid: train, dashed: valid)", fontsize=10)
-        ua_axes.set_title(f"{stage}: valid UA (%)", fontsize=10)
+        ua_axes.set_title(f"{stage}: valid UA (%); star: the epoch tested", fontsize=10)
         for ax in (loss_axes, ua_axes):
             ax.set_xlabel("epoch")
             ax.grid(alpha=0.3)
@@ -177,8 +149,7 @@ def plot_training_curves(curves, path, title):
         loss_axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    return figure
 
 
 def _pyplot():

@@ -3,8 +3,8 @@ and a side-by-side comparison of experiments with the paper's numbers.
 
 Reads only what the train scripts write, in the layout of ``recipes/run_folds.py``::
 
-    <output_folder>/<experiment>/fold<K>/stage1/{test_metrics.json, train_log.txt}
-    <output_folder>/<experiment>/fold<K>/stage2/{test_metrics.json, train_log.txt}   (two-stage experiments)
+    <output_folder>/<experiment>/fold<K>/stage1/{test_metrics.json, metrics.jsonl}
+    <output_folder>/<experiment>/fold<K>/stage2/{test_metrics.json, metrics.jsonl}   (two-stage experiments)
 
 and writes ``<output_folder>/<experiment>/summary.{json,md}``, with ``confusion_matrix.png`` and
 ``training_curves.png`` drawn by ``recipes/fold_plots.py``; ``write_comparison`` writes

@@ -5,14 +5,10 @@ import json
 import re
 
 from tests.conftest import run_recipe
+from tests.test_stage1 import logged_epochs
 
 RESULT_LINE = re.compile(r"stage 2 \(exported model\)\s+UA\s+([\d.]+)\s+WA\s+([\d.]+)\s+on (\d+) files")
 AGREEMENT_LINE = re.compile(r"predicts what the training run predicted on (\d+) of (\d+) files")
-
-
-def trained_epochs(run_folder):
-    """The epochs in a run's train_log.txt, in order (a repeated one would mean an epoch trained twice)."""
-    return re.findall(r"^epoch: (\d+),", (run_folder / "train_log.txt").read_text(encoding="utf-8"), re.M)
 
 
 def test_demo_trains_exports_and_classifies_the_test_session_and_a_rerun_reuses_its_work(tmp_path):
@@ -42,8 +38,8 @@ def test_demo_trains_exports_and_classifies_the_test_session_and_a_rerun_reuses_
     # Again with one more stage-2 epoch: corpus and backbone reused, stage 1 not retrained, stage 2 resumed.
     second = run_recipe(*command, "--stage1_epochs", "2", "--stage2_epochs", "2").stdout
     assert "Reusing the corpus" in second
-    assert trained_epochs(output / "stage1") == ["1", "2"]
-    assert trained_epochs(output / "stage2") == ["1", "2"]
+    assert logged_epochs(output / "stage1") == [1, 2]
+    assert logged_epochs(output / "stage2") == [1, 2]
     assert RESULT_LINE.search(second)
 
 

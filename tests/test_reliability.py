@@ -17,7 +17,7 @@ import soundfile
 import torch
 
 from tests.conftest import REPO, run_recipe, stage1_command, stage2_command
-from tests.test_stage1 import load_json, read_train_log
+from tests.test_stage1 import load_json, logged_epochs, read_epoch_metrics
 
 EPOCHS = "3"
 # Intra-epoch checkpoints every few steps, so a kill lands between checkpoints inside an epoch.
@@ -96,10 +96,10 @@ def test_run_without_the_cnn_feature_cache_ends_like_the_cached_default(
     exact = ("WA", "UA", "confusion_matrix", "epoch")
     assert {k: metrics[k] for k in exact} == {k: reference[k] for k in exact}
     assert metrics["loss"] == pytest.approx(reference["loss"], rel=1e-4)
-    log, reference_log = read_train_log(uncached), read_train_log(uninterrupted)
+    log, reference_log = read_epoch_metrics(uncached), read_epoch_metrics(uninterrupted)
     assert [row[0] for row in log] == [row[0] for row in reference_log]
     for row, reference_row in zip(log, reference_log):
-        # train loss, valid loss, valid UA of the same epoch, each to the log's printed precision
+        # train loss, valid loss, valid UA of the same epoch
         assert row[1:] == pytest.approx(reference_row[1:], rel=1e-3), f"epoch {row[0]}"
 
 
@@ -116,7 +116,7 @@ def test_run_killed_mid_epoch_resumes_and_ends_like_an_uninterrupted_one(
     resumed = run_recipe(*command)
     log = resumed.stdout + resumed.stderr
     assert "Going into epoch 2" in log and "Going into epoch 1" not in log, "the run must resume inside epoch 2"
-    assert [row[0] for row in read_train_log(output)] == [1, 2, 3], "no epoch lost or logged twice"
+    assert logged_epochs(output) == [1, 2, 3], "no epoch lost or recorded twice"
     reference, metrics = load_json(uninterrupted, "test_metrics.json"), load_json(output, "test_metrics.json")
     assert {k: metrics[k] for k in COMPARED} == {k: reference[k] for k in COMPARED}
 
@@ -136,6 +136,35 @@ def test_checkpoint_interrupted_while_saving_is_not_resumed_from(
     assert "the run was stopped while saving it" in done.stdout + done.stderr
     assert not os.path.exists(broken)
     assert load_json(output, "test_metrics.json")["UA"] == load_json(uninterrupted, "test_metrics.json")["UA"]
+
+
+def test_damaged_complete_checkpoint_is_named_set_aside_and_the_previous_one_resumed_from(
+    generated_corpus, tiny_backbone, uninterrupted, tmp_path
+):
+    output = str(tmp_path / "stage1")
+    command = stage1_command(generated_corpus[0], tiny_backbone, output, *INTRA_EPOCH, epochs=EPOCHS)
+    kill_when(
+        command, lambda: epoch_ended(output, 1) and any("brain_intra_epoch_ckpt" in m for m in checkpoint_metas(output))
+    )
+    # The newest checkpoint (inside epoch 2) is complete, then its encoder file is damaged on disk.
+    save = os.path.join(output, "save")
+    newest = next(
+        name
+        for name in os.listdir(save)
+        if os.path.isfile(os.path.join(save, name, "COMPLETE"))
+        and "brain_intra_epoch_ckpt" in open(os.path.join(save, name, "CKPT.yaml")).read()
+    )
+    damaged = os.path.join(save, newest, "encoder.ckpt")
+    with open(damaged, "r+b") as handle:
+        handle.truncate(100)
+    resumed = run_recipe(*command)
+    log = resumed.stdout + resumed.stderr
+    assert f"Cannot load {damaged}" in log and "the file is damaged" in log
+    assert os.path.isfile(os.path.join(save, "damaged-" + newest, "encoder.ckpt")), "kept aside for inspection"
+    assert "Going into epoch 2" in log and "Going into epoch 1" not in log, "resumed from the end of epoch 1"
+    assert logged_epochs(output) == [1, 2, 3]
+    reference, metrics = load_json(uninterrupted, "test_metrics.json"), load_json(output, "test_metrics.json")
+    assert {k: metrics[k] for k in COMPARED} == {k: reference[k] for k in COMPARED}
 
 
 def torchrun():
@@ -161,7 +190,7 @@ def test_both_stages_run_under_torchrun_on_cpu(generated_corpus, tiny_backbone, 
     for output, done in ((stage1, first), (stage2, second)):
         log = done.stdout + done.stderr
         assert log.count("IEMOCAP manifests written") + log.count("Skipping IEMOCAP preparation") == 1, "prepared once"
-        assert [row[0] for row in read_train_log(output)] == [1, 2], "only the main process logs"
+        assert logged_epochs(output) == [1, 2], "only the main process logs"
         metrics = load_json(output, "test_metrics.json")
         assert metrics["count"] == n_test, "test metrics cover the whole test set, not one process's shard"
         assert len(load_json(output, "test_predictions.json")) == n_test
@@ -178,7 +207,7 @@ def test_layerdrop_under_torchrun_does_not_hang(generated_corpus, tiny_backbone,
         *torchrun(), *stage1_command(generated_corpus[0], str(backbone), output, *DDP_ON_CPU, epochs="1"), timeout=300
     )
     assert "LayerDrop 0.50 skips layers at random: DDP runs with find_unused_parameters" in done.stdout + done.stderr
-    assert [row[0] for row in read_train_log(output)] == [1]
+    assert logged_epochs(output) == [1]
     assert load_json(output, "test_metrics.json")["count"] == len(
         load_json(os.path.join(output, "manifests"), "test.json")
     )

@@ -18,7 +18,8 @@ from hyperpyyaml import load_hyperpyyaml
 
 from custom_modules.adapters import BottleneckAdapter
 from custom_modules.handoff import load_stage1_encoder, write_model_config
-from recipes.fold_plots import parse_train_log
+from custom_modules.train_logging import METRICS_LOG, read_metrics_log
+from recipes.fold_plots import training_curves_figure
 from recipes.fold_summary import METRICS, load_experiments
 from recipes.overrides import args_from_overrides
 from recipes.run_folds import STAGE_SCRIPTS, FoldRunner
@@ -124,12 +125,24 @@ def test_run_draws_a_confusion_matrix_and_the_training_curves_of_every_fold_and_
 
         image = matplotlib.image.imread(os.path.join(folder, name))
         assert image.shape[0] > 200 and image.shape[1] > 200, name
-    # the curves come from train_log.txt: one point per epoch of each fold and stage
+    # the curves come from metrics.jsonl: one point per epoch of each fold and stage, the tested epoch marked
     for fold in (1, 2):
         for stage in ("stage1", "stage2"):
-            epochs = parse_train_log(os.path.join(folder, f"fold{fold}", stage, "train_log.txt"))
-            assert [e["epoch"] for e in epochs] == [1, 2]
-            assert all(isinstance(e["train"]["loss"], float) and isinstance(e["valid"]["UA"], float) for e in epochs)
+            records = read_metrics_log(os.path.join(folder, f"fold{fold}", stage, METRICS_LOG))
+            assert [e["epoch"] for e in records["epochs"]] == [1, 2]
+            assert all(isinstance(e["train"]["loss"], float) for e in records["epochs"])
+            tested = load_json(folder, f"fold{fold}", stage, "test_metrics.json")["epoch"]
+            assert records["test"]["epoch loaded"] == tested
+    curves = {
+        stage: {fold: read_metrics_log(os.path.join(folder, f"fold{fold}", stage, METRICS_LOG)) for fold in (1, 2)}
+        for stage in ("stage1", "stage2")
+    }
+    figure = training_curves_figure(curves, EXPERIMENT)
+    ua_row = figure.axes[len(curves) :]  # subplots are listed row by row: losses first, then valid UA
+    for stage, ua_axes in zip(curves, ua_row):
+        stars = {line.get_label(): list(line.get_xdata()) for line in ua_axes.get_lines() if line.get_marker() == "*"}
+        tested = {fold: curves[stage][fold]["test"]["epoch loaded"] for fold in (1, 2)}
+        assert stars == {f"fold {fold}: tested epoch {epoch}": [epoch] for fold, epoch in tested.items()}, stage
 
 
 def test_rerun_skips_finished_stages_without_training(two_fold_run, generated_corpus, tiny_backbone):
@@ -156,7 +169,8 @@ def test_rerun_skips_finished_stages_without_training(two_fold_run, generated_co
 def test_failing_fold_names_its_stage_and_log_and_the_other_folds_are_summarised(
     run_copy, generated_corpus, tiny_backbone, two_fold_run
 ):
-    # fold 3's stage 1 was interrupted while writing its checkpoint: its encoder file is truncated
+    # fold 3's stage 1 has a single checkpoint, complete, whose encoder file was damaged on disk afterwards:
+    # nothing to fall back to (tests/test_reliability.py covers the fall-back to an earlier checkpoint)
     stage1 = os.path.join(run_copy, EXPERIMENT, "fold3", "stage1")
     checkpoint_dir = next(
         os.path.join(root, name)
@@ -170,10 +184,15 @@ def test_failing_fold_names_its_stage_and_log_and_the_other_folds_are_summarised
         handle.truncate(100)
     log = run_failing(*run_folds_command(generated_corpus[0], tiny_backbone, run_copy, folds=("1", "2", "3")))
     stage_log = os.path.join(run_copy, EXPERIMENT, "fold3", "stage1.log")
-    assert "FAILED: fold 3 stage1 failed: train_stage1.py exited with code 1" in log
+    assert "FAILED: fold 3 stage1 failed: train_stage1.py exited with code 2" in log
     assert f"(log: {stage_log})" in log and "last lines of its log" in log
     stage_output = open(stage_log, encoding="utf-8").read()
-    assert f"Loading a checkpoint from {broken}" in stage_output and "checkpoint file is corrupted" in log
+    assert f"Loading a checkpoint from {broken}" in stage_output
+    assert (
+        f"train_stage1.py: error: No checkpoint in {os.path.dirname(broken)} can be loaded: {broken}/encoder.ckpt"
+        in log
+    )
+    assert "Traceback" not in stage_output and "Restore the damaged file(s) from a backup, or delete" in log
     assert "fold 3 stage2" not in log, "stage 2 never runs on a failed stage 1"
     assert "1 of 3 fold(s) failed" in log
     summary = load_json(run_copy, EXPERIMENT, "summary.json")

@@ -17,7 +17,7 @@ from custom_modules.handoff import (
     read_model_config,
 )
 from tests.conftest import REPO, stage2_command
-from tests.test_stage1 import load_json, read_train_log
+from tests.test_stage1 import load_json, read_epoch_metrics
 
 ADAPTER_PARAMETER = re.compile(r"\.(adapter_down_proj|adapter_up_proj)\.(weight|bias)$")
 
@@ -62,7 +62,7 @@ def test_stage2_trains_exactly_the_adapters_and_heads(stage2_run, stage2_model):
 
 
 def test_stage2_learns_emotion_gender_and_style(stage2_run):
-    log = read_train_log(stage2_run)
+    log = read_epoch_metrics(stage2_run)
     assert log[-1][1] < log[0][1], "training loss must fall"
     metrics = load_json(stage2_run, "test_metrics.json")
     assert metrics["UA"] > 35.0
