@@ -1,32 +1,20 @@
-"""What a run logs per epoch, for people and for programs: SpeechBrain's text log, JSON lines beside it, and
-optionally TensorBoard, all selected in the yaml as SpeechBrain's ``train_logger``.
+"""What a run logs per epoch, for people and for programs, selected in the yaml as SpeechBrain's ``train_logger``:
+SpeechBrain's text log (``train_log.txt``), JSON lines beside it (``metrics.jsonl``, see
+``custom_modules.metrics_log``) and, switched on with ``use_tensorboard``, TensorBoard event files.
 
-``metrics.jsonl`` holds one JSON record per line: one per epoch (``epoch``, the learning rates, ``train`` and
-``valid`` statistics, ``number_of_epochs``, ``time``: Unix seconds when it was logged), then one for the test of
-the selected checkpoint (``epoch loaded``, ``test``). It is what ``recipes/run_folds.py`` watches while a stage
-trains and what the summaries and curves read; ``train_log.txt`` is for people and nothing parses it.
-
-A run killed after logging an epoch but before its checkpoint was saved resumes from an earlier checkpoint and
-trains that epoch again: on resuming, the records after the recovered epoch (and an earlier test record) are
-dropped, so every epoch appears once, with the values of the run that continued. ``train_log.txt`` stays an
-append-only journal, as in every SpeechBrain recipe: an epoch trained twice shows twice there.
+``train_log.txt`` is for people and nothing parses it. It stays an append-only journal, as in every SpeechBrain
+recipe: an epoch trained twice (a run killed between logging the epoch and saving its checkpoint) shows twice
+there, while ``metrics.jsonl`` keeps the records of the epochs the resumed run holds.
 
 Authors
  * SER two-stage adapters recipe contributors, 2026
 """
 
-import json
-import os
-import time
-
 from speechbrain.utils.distributed import main_process_only
 from speechbrain.utils.train_logger import TensorboardLogger, TrainLogger
 
 from custom_modules.errors import RecipeInputError
-
-# The file's name in a run's output folder (the yaml's ``metrics_log``), where readers of a run look for it.
-METRICS_LOG = "metrics.jsonl"
-TEST_RECORD_KEY = "epoch loaded"  # the test record's key: the epoch whose checkpoint was tested
+from custom_modules.metrics_log import TEST_RECORD_KEY, append_record, keep_epochs_up_to
 
 
 class JsonLinesTrainLogger(TrainLogger):
@@ -42,7 +30,8 @@ class JsonLinesTrainLogger(TrainLogger):
 
     Example
     -------
-    >>> import tempfile
+    >>> import os, tempfile
+    >>> from custom_modules.metrics_log import read_metrics_log
     >>> path = os.path.join(tempfile.mkdtemp(), "metrics.jsonl")
     >>> log = JsonLinesTrainLogger(path)
     >>> for epoch in (1, 2, 3):
@@ -67,31 +56,13 @@ class JsonLinesTrainLogger(TrainLogger):
                 record[dataset] = {key: _plain(value) for key, value in stats.items()}
         if self.epoch_counter is not None:
             record["number_of_epochs"] = self.epoch_counter.limit
-        record["time"] = round(time.time(), 3)
-        # One write of a whole line, flushed at close: a reader polling the file sees whole records.
-        with open(self.save_file, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        append_record(self.save_file, record)
 
     @main_process_only
     def forget_epochs_after(self, epoch):
-        """Drops the records of epochs after ``epoch`` and any test record: what a run resumed from the
-        checkpoint of ``epoch`` logs again.
-
-        Arguments
-        ---------
-        epoch : int
-            Epochs the recovered checkpoint holds (``EpochCounter.current`` after recovery).
-        """
-        if not os.path.isfile(self.save_file):
-            return
-        with open(self.save_file, encoding="utf-8") as handle:
-            lines = handle.readlines()
-        logged_epochs = [_epoch_of(line) for line in lines]
-        kept = [line for line, logged in zip(lines, logged_epochs) if logged is not None and logged <= epoch]
-        if len(kept) != len(lines):
-            with open(self.save_file + ".tmp", "w", encoding="utf-8") as handle:
-                handle.writelines(kept)
-            os.replace(self.save_file + ".tmp", self.save_file)
+        """Drops the records a run resumed from the checkpoint of ``epoch`` logs again
+        (``custom_modules.metrics_log.keep_epochs_up_to``)."""
+        keep_epochs_up_to(self.save_file, epoch)
 
 
 class EpochTensorboardLogger(TensorboardLogger):
@@ -159,8 +130,9 @@ class TrainLoggers(TrainLogger):
 
     Example
     -------
-    >>> import tempfile
+    >>> import os, tempfile
     >>> from speechbrain.utils.train_logger import FileTrainLogger
+    >>> from custom_modules.metrics_log import read_metrics_log
     >>> folder = tempfile.mkdtemp()
     >>> loggers = TrainLoggers([FileTrainLogger(os.path.join(folder, "train_log.txt")),
     ...                         JsonLinesTrainLogger(os.path.join(folder, "metrics.jsonl")), None])
@@ -185,41 +157,6 @@ class TrainLoggers(TrainLogger):
         for train_logger in self.loggers:
             if hasattr(train_logger, "forget_epochs_after"):
                 train_logger.forget_epochs_after(epoch)
-
-
-def read_metrics_log(path):
-    """The records of a ``metrics.jsonl`` file, also while a run is writing it.
-
-    Arguments
-    ---------
-    path : str
-
-    Returns
-    -------
-    dict
-        ``epochs``: the epoch records sorted by epoch (an epoch logged twice keeps its last record);
-        ``test``: the last test record (``epoch loaded``: the selected epoch), or None. Empty if there is no file.
-    """
-    epochs, test = {}, None
-    if not os.path.isfile(path):
-        return {"epochs": [], "test": None}
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if not line.endswith("\n"):
-                break  # a record being written right now
-            record = json.loads(line)
-            if "epoch" in record:
-                epochs[record["epoch"]] = record
-            elif TEST_RECORD_KEY in record:
-                test = record
-    return {"epochs": [epochs[epoch] for epoch in sorted(epochs)], "test": test}
-
-
-def _epoch_of(line):
-    try:
-        return json.loads(line).get("epoch")
-    except json.JSONDecodeError:
-        return None  # a line cut off by a kill: dropped with the epochs it may belong to
 
 
 def _plain(value):

@@ -10,7 +10,7 @@ Authors
 
 import os
 
-from custom_modules.train_logging import METRICS_LOG, TEST_RECORD_KEY, read_metrics_log
+from custom_modules.metrics_log import METRICS_LOG, TEST_RECORD_KEY, read_metrics_log
 
 
 def write_plots(experiment_folder, summary, folds):

@@ -3,10 +3,14 @@
 leave-one-session-out folds of IEMOCAP, and summarises it.
 
 For each fold, stage 1 (``train_stage1.py``) and, for two-stage experiments, stage 2 (``train_stage2.py``) run
-as subprocesses, with the same command lines a user would type, into::
+as subprocesses, with the same command lines a user would type, or as SLURM jobs (``--launcher slurm``, see
+``recipes/slurm_jobs.py``), into::
 
     <output_folder>/<experiment>/fold<K>/stage1        stage1.log: the stage's console output
     <output_folder>/<experiment>/fold<K>/stage2        stage2.log
+
+While a stage trains, a line reports each epoch it records in its ``metrics.jsonl`` (epoch k of N, the latest
+and best valid UA, elapsed and estimated time left: ``recipes/stage_progress.py``).
 
 Then ``recipes/fold_summary.py`` writes ``<output_folder>/<experiment>/summary.{json,md}`` (per fold, mean ±
 sample std over folds, pooled UA / WA; WER, gender and style UA where present; stage 1's results too),
@@ -35,6 +39,10 @@ per fold: a finished identical stage 1 of another experiment in the same output 
 (``--no_shared_stage1`` trains it again). A failing fold/stage is reported with its log; the other folds go on
 and are summarised.
 
+One driver at a time per experiment folder: a second one stops, naming the first (``recipes/folder_lock.py``).
+SIGINT (Ctrl-C) or SIGTERM stops the running stages cleanly (each in a process group of its own gets the
+signal, and is killed if still running a minute later) and exits with 130 / 143; the same command resumes them.
+
 Authors
  * SER two-stage adapters recipe contributors, 2026
 """
@@ -46,11 +54,13 @@ import os
 import queue
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from recipes.fold_summary import (
@@ -64,6 +74,7 @@ from recipes.fold_summary import (
     write_comparison,
     write_summary,
 )
+from recipes.folder_lock import FolderInUseError, FolderLock
 from recipes.overrides import (
     OverrideError,
     args_from_overrides,
@@ -71,6 +82,21 @@ from recipes.overrides import (
     overrides_to_args,
     parse_override_args,
 )
+from recipes.slurm_jobs import (
+    JOBS_FOLDER,
+    STOP_GRACE_SECONDS,
+    SlurmOptions,
+    StageJob,
+    cancel,
+    describe,
+    is_live,
+    job_failure,
+    job_handle,
+    read_jobs,
+    record_job,
+    slurm_state,
+)
+from recipes.stage_progress import StageProgress
 
 # The train scripts run from the repository root (recipes/ is one level down).
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -93,6 +119,7 @@ RESERVED_OPTIONS = (
 # Where and on what a stage runs, not what it computes: left out of the settings compared between runs.
 LOCATION_OPTIONS = ("output_folder", "stage1_folder", "device", "distributed_backend")
 LOG_TAIL_LINES = 15
+POLL_SECONDS = 2  # how often a running stage's files (or SLURM job) are looked at
 
 logger = logging.getLogger("run_folds")
 
@@ -116,6 +143,78 @@ class StageFailure(RuntimeError):
     def __init__(self, fold, stage, reason, log=None):
         self.fold, self.stage, self.reason, self.log = fold, stage, reason, log
         super().__init__(f"fold {fold} {stage} failed: {reason}" + (f" (log: {log})" if log else ""))
+
+
+class Interrupted(Exception):
+    """The run was stopped by a signal (its running stages were stopped cleanly).
+
+    Arguments
+    ---------
+    signum : int
+    on_slurm : bool
+        The stages run as SLURM jobs (which keep running).
+    """
+
+    def __init__(self, signum, on_slurm=False):
+        self.signum, self.on_slurm = signum, on_slurm
+        super().__init__(signal.Signals(signum).name)
+
+
+class ChildProcesses:
+    """The stage subprocesses running now, each in a process group of its own, so that a signal reaches a stage
+    and everything it started (``torchrun``'s workers, data loader workers) and nothing else."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running = []
+        self._stopped = False
+
+    def start(self, command, output, env):
+        """Starts ``command`` with stdout and stderr to the file ``output``; returns its ``Popen``, or None once
+        ``stop`` was called (a stage about to start when the run was stopped)."""
+        with self._lock:  # no stop() between the start and the bookkeeping
+            if self._stopped:
+                return None
+            process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=REPO, start_new_session=True
+            )
+            self._running.append(process)
+        return process
+
+    def forget(self, process):
+        """Called once a process ended."""
+        with self._lock:
+            self._running.remove(process)
+
+    def count(self):
+        """How many stages run now."""
+        with self._lock:
+            return len(self._running)
+
+    def stop(self, signum, grace=None):
+        """Sends ``signum`` to every running stage's process group; with ``grace`` (seconds), kills those still
+        running after it and returns once all ended."""
+        with self._lock:
+            self._stopped = True
+            running = list(self._running)
+        for process in running:
+            _signal_group(process, signum)
+        if grace is None:
+            return
+        deadline = time.time() + grace
+        # poll(), not wait(): this may run in a signal handler that interrupted a wait() on the same process.
+        while any(process.poll() is None for process in running) and time.time() < deadline:
+            time.sleep(0.2)
+        for process in running:
+            if process.poll() is None:
+                _signal_group(process, signal.SIGKILL)
+
+
+def _signal_group(process, signum):
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass  # ended meanwhile
 
 
 @dataclass
@@ -227,6 +326,12 @@ class FoldRunner:
         Link a finished stage 1 with the same settings from another experiment of ``output_folder``.
     dry_run : bool
         Print what would run, run nothing.
+    slurm : recipes.slurm_jobs.SlurmOptions
+        Run every stage as a SLURM job with these options (None: here, as subprocesses).
+    slurm_no_wait : bool
+        With ``slurm``: return once the jobs are submitted.
+    progress_every : float
+        Seconds between progress lines of a stage whose epoch lasts longer (a line comes with every epoch).
 
     Example
     -------
@@ -253,7 +358,24 @@ class FoldRunner:
         nproc_per_node=1,
         share_stage1=True,
         dry_run=False,
+        slurm=None,
+        slurm_no_wait=False,
+        progress_every=600.0,
     ):
+        # What a SLURM job needs to build this runner for one of its stages (StageJob).
+        self.options = {
+            "experiment": experiment,
+            "entry": entry,
+            "data_folder": data_folder,
+            "output_folder": output_folder,
+            "folds": list(folds),
+            "wav2vec2_hub": wav2vec2_hub,
+            "extra_args": list(extra_args),
+            "stage_args": stage_args,
+            "nproc_per_node": nproc_per_node,
+            "share_stage1": share_stage1,
+            "progress_every": progress_every,
+        }
         self.experiment = experiment
         self.entry = entry
         self.stages = experiment_stages(entry)
@@ -277,7 +399,14 @@ class FoldRunner:
                 slot.env["OMP_NUM_THREADS"] = str(threads)
         self.share_stage1 = share_stage1
         self.dry_run = dry_run
-        self.stopping = threading.Event()  # set on Ctrl-C: folds still waiting for a device do not start
+        self.slurm = slurm
+        self.slurm_no_wait = slurm_no_wait
+        self.progress_every = progress_every
+        self.children = ChildProcesses()
+        self.stopping = threading.Event()  # set on SIGINT / SIGTERM: stages not started yet do not start
+        self.interrupted = None  # the signal that stopped the run
+        if slurm is not None and devices:
+            raise RunFoldsError("With --launcher slurm, SLURM gives each job its GPUs: leave out --devices.")
         for name, args in [("--extra_args", self.extra_args)] + [
             (f"--{s}_args", a) for s, a in self.stage_args.items()
         ]:
@@ -352,6 +481,10 @@ class FoldRunner:
             + list(slot.run_options)
         )
 
+    def job_slot(self):
+        """Where a stage runs inside its SLURM job: the job's GPUs, or its CPUs with ``gpus_per_node`` 0."""
+        return device_slots(["cpu"] if self.slurm.gpus_per_node == 0 else None, self.nproc_per_node)[0]
+
     def report(self, fold, stage, message):
         """One progress line."""
         logger.info("[%s] fold %s %s: %s", self.experiment, fold, stage, message)
@@ -364,6 +497,19 @@ class FoldRunner:
         str
             ``skipped``, ``linked``, ``finished`` or ``dry run``.
         """
+        outcome = self.prepare_stage(fold, stage)
+        if outcome is not None:
+            return outcome
+        command = self.command(fold, stage, slot)
+        if self.dry_run:
+            self.report(fold, stage, f"would run on {slot.name}: {shlex.join(command)}")
+            return "dry run"
+        return self.execute_stage(fold, stage, slot, command)
+
+    def prepare_stage(self, fold, stage):
+        """Everything before a stage runs: the settings check, the skip of a finished stage, the link to a shared
+        stage 1. Returns ``skipped`` or ``linked`` (or ``dry run``) when there is nothing to run, else None;
+        raises ``StageFailure``."""
         folder = self.stage_folder(fold, stage)
         metrics_file = os.path.join(folder, "test_metrics.json")
         settings = self.stage_settings(fold, stage)
@@ -396,34 +542,69 @@ class FoldRunner:
                     f"linked to the finished stage 1 of {shared} (same settings; --no_shared_stage1 trains it again)",
                 )
                 return "linked"
-        command = self.command(fold, stage, slot)
+        job = read_jobs(self.experiment_folder).get(f"fold{fold}/{stage}")
+        if job and os.environ.get("SLURM_JOB_ID") != job["job_id"] and is_live(slurm_state(job["job_id"])):
+            raise StageFailure(
+                fold,
+                stage,
+                f"SLURM job {job['job_id']} runs this stage (squeue -j {job['job_id']}): wait for it, or scancel it "
+                "and run again",
+            )
+        return None
+
+    def execute_stage(self, fold, stage, slot, command):
+        """Runs a stage's command as a subprocess (its own process group), reporting its progress; raises
+        ``StageFailure``."""
+        folder = self.stage_folder(fold, stage)
+        metrics_file = os.path.join(folder, "test_metrics.json")
         log = self.log_path(fold, stage)
-        if self.dry_run:
-            self.report(fold, stage, f"would run on {slot.name}: {shlex.join(command)}")
-            return "dry run"
         resuming = os.path.isdir(os.path.join(folder, "save"))
         self.report(fold, stage, f"{'resuming' if resuming else 'running'} on {slot.name} (log: {log})")
         os.makedirs(folder, exist_ok=True)
+        start = time.time()
         run_record = {
             "experiment": self.experiment,
             "fold": fold,
             "stage": stage,
             "status": "running",
-            "settings": settings,
+            "settings": self.stage_settings(fold, stage),
             "command": command,
+            "host": socket.gethostname(),
+            "started": start,
         }
+        if os.environ.get("SLURM_JOB_ID"):
+            run_record["slurm_job_id"] = os.environ["SLURM_JOB_ID"]
         write_record(folder, run_record)
-        start = time.time()
+        progress = StageProgress(folder, start, self.progress_every)
         with open(log, "a", encoding="utf-8") as handle:
             handle.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} run_folds.py runs: {shlex.join(command)}\n")
             handle.flush()
-            done = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **slot.env})
+            process = self.children.start(command, handle, {**os.environ, **slot.env})
+            if process is None:
+                raise StageFailure(fold, stage, "not started: the run was stopped", log)
+            try:
+                while True:
+                    try:
+                        returncode = process.wait(timeout=POLL_SECONDS)
+                        break
+                    except subprocess.TimeoutExpired:
+                        line = progress.line()
+                        if line:
+                            self.report(fold, stage, line)
+            finally:
+                self.children.forget(process)
+        line = progress.line()  # the epochs recorded since the last look
+        if line:
+            self.report(fold, stage, line)
         wall = time.time() - start
-        if done.returncode in (-signal.SIGINT, 130):
-            raise StageFailure(fold, stage, "interrupted (Ctrl-C); the same command resumes it", log)
-        if done.returncode != 0:
+        if self.interrupted is not None or returncode in (-signal.SIGINT, -signal.SIGTERM, 130, 143):
+            write_record(folder, {**run_record, "status": "interrupted"})
+            how = signal.Signals(self.interrupted).name if self.interrupted else "a signal"
+            raise StageFailure(fold, stage, f"stopped by {how}; the same command resumes it", log)
+        if returncode != 0:
+            write_record(folder, {**run_record, "status": "failed"})
             raise StageFailure(
-                fold, stage, f"{STAGE_SCRIPTS[stage][0]} exited with code {done.returncode} after {wall:.0f} s", log
+                fold, stage, f"{STAGE_SCRIPTS[stage][0]} exited with code {returncode} after {wall:.0f} s", log
             )
         if not os.path.isfile(metrics_file):
             raise StageFailure(fold, stage, f"{STAGE_SCRIPTS[stage][0]} ended without writing {metrics_file}", log)
@@ -470,20 +651,32 @@ class FoldRunner:
         return None
 
     def run(self):
-        """Runs every fold (in parallel over the device slots), then writes the summary.
+        """Runs every fold (locally, in parallel over the device slots, or as SLURM jobs), then writes the summary.
+        SIGINT or SIGTERM stops the running stages cleanly and raises ``Interrupted``.
 
         Returns
         -------
         list of StageFailure
         """
+        where = f"SLURM jobs ({self.slurm.gpus_per_node} GPU(s) each)" if self.slurm else None
         logger.info(
             "[%s] %s Folds %s on %s; output: %s",
             self.experiment,
             self.entry.get("description", ""),
             " ".join(map(str, self.folds)),
-            ", ".join(slot.name for slot in self.slots),
+            where or ", ".join(slot.name for slot in self.slots),
             self.experiment_folder,
         )
+        with self.signals_stop_the_stages():
+            failures = self.run_on_slurm() if self.slurm else self.run_here()
+        if self.interrupted is not None:
+            raise Interrupted(self.interrupted, bool(self.slurm))
+        if not self.dry_run and not (self.slurm and self.slurm_no_wait):
+            self.summarize()
+        return failures
+
+    def run_here(self):
+        """Runs the folds as subprocesses of this process, one per device slot at a time."""
         free_slots = queue.Queue()
         for slot in self.slots:
             free_slots.put(slot)
@@ -495,15 +688,159 @@ class FoldRunner:
             finally:
                 free_slots.put(slot)
 
-        try:
-            with ThreadPoolExecutor(max_workers=len(self.slots)) as pool:
-                failures = [f for f in pool.map(run_on_a_free_slot, self.folds) if f is not None]
-        except KeyboardInterrupt:
-            # The running stages got the Ctrl-C too; the pool waits for them, and no other stage starts.
+        with ThreadPoolExecutor(max_workers=len(self.slots)) as pool:
+            return [f for f in pool.map(run_on_a_free_slot, self.folds) if f is not None]
+
+    @contextmanager
+    def signals_stop_the_stages(self):
+        """While running: SIGINT (Ctrl-C) or SIGTERM stop every running stage (the signal goes to each one's
+        process group, and a stage still running after ``STOP_GRACE_SECONDS`` is killed); no other stage starts.
+        A second signal kills them at once. SLURM jobs keep running: this process only stops watching them."""
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers can only be set in the main thread (e.g. a runner used from a thread)
+            return
+
+        def stop(signum, frame):
+            if self.interrupted is not None:
+                self.children.stop(signal.SIGKILL)
+                return
+            self.interrupted = signum
             self.stopping.set()
-            raise
-        if not self.dry_run:
-            self.summarize()
+            running = self.children.count()
+            logger.info(
+                "[%s] %s: %s",
+                self.experiment,
+                signal.Signals(signum).name,
+                "stopping watching the SLURM jobs (they keep running)"
+                if self.slurm
+                else f"stopping {running} running stage(s); they resume from their last checkpoint when the same "
+                "command runs again",
+            )
+            threading.Thread(target=self.children.stop, args=(signum, STOP_GRACE_SECONDS), daemon=True).start()
+
+        previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def run_on_slurm(self):
+        """Submits every stage that has to run as a SLURM job (stage 2 after its stage 1), then watches them until
+        they end (unless ``slurm_no_wait``). Jobs of an earlier invocation still queued or running are watched,
+        not submitted again.
+
+        Returns
+        -------
+        list of StageFailure
+            Of the stages that could not be submitted, and of the jobs that failed.
+        """
+        jobs_folder = os.path.join(self.experiment_folder, JOBS_FOLDER)
+        failures, watched = [], {}
+        for fold in self.folds:
+            after = None  # the job this fold's next stage waits for
+            for stage in self.stages:
+                key = f"fold{fold}/{stage}"
+                earlier = read_jobs(self.experiment_folder).get(key)
+                if earlier and is_live(state := slurm_state(earlier["job_id"])):
+                    self.report(fold, stage, f"already submitted as SLURM job {earlier['job_id']} ({state[0]})")
+                    watched[(fold, stage)] = job_handle(earlier["folder"], earlier["job_id"])
+                    after = earlier["job_id"]
+                    continue
+                if after is None:  # a stage 2 waiting for its stage 1 is checked in its job, once stage 1 ended
+                    try:
+                        if self.prepare_stage(fold, stage) is not None:
+                            continue
+                    except StageFailure as failure:
+                        self.report(fold, stage, f"FAILED: {failure.reason}")
+                        failures.append(failure)
+                        break
+                job = StageJob(self.options, fold, stage, self.slurm.gpus_per_node)
+                executor = self.slurm.executor(jobs_folder)
+                executor.update_parameters(
+                    job_name=f"{self.experiment}-fold{fold}-{stage}",
+                    dependency=f"afterok:{after}" if after else None,
+                )
+                if self.dry_run:
+                    command = shlex.join(self.command(fold, stage, self.job_slot()))
+                    self.report(fold, stage, f"would submit a SLURM job running {command}")
+                    after = after or "<stage 1 job>"
+                    continue
+                submitted = executor.submit(job)
+                record_job(self.experiment_folder, key, submitted.job_id, jobs_folder + "/%j")
+                self.report(
+                    fold,
+                    stage,
+                    f"submitted as SLURM job {submitted.job_id}"
+                    + (f", to start after job {after}" if after else "")
+                    + f" (its output: {submitted.paths.stdout})",
+                )
+                watched[(fold, stage)] = submitted
+                after = submitted.job_id
+        if self.dry_run or not watched:
+            return failures
+        if self.slurm_no_wait:
+            logger.info(
+                "[%s] Submitted; not waiting (--no_wait). squeue -j %s shows them; the same command watches them "
+                "and summarises when they end; --summarize summarises what finished.",
+                self.experiment,
+                ",".join(job.job_id for job in watched.values()),
+            )
+            return failures
+        return failures + self.watch_jobs(watched)
+
+    def watch_jobs(self, jobs):
+        """Reports the state and progress of SLURM jobs until they end; a failed stage-1 job's stage-2 job is
+        cancelled (it would wait forever on clusters that keep jobs whose dependency can never be met).
+
+        Arguments
+        ---------
+        jobs : dict
+            ``(fold, stage)`` -> ``submitit.SlurmJob``.
+
+        Returns
+        -------
+        list of StageFailure
+        """
+        states, progress, failures = {}, {}, []
+        waiting = dict(jobs)
+        while waiting and self.interrupted is None:
+            for (fold, stage), job in list(waiting.items()):
+                state = slurm_state(job.job_id)
+                if state != states.get((fold, stage)):
+                    states[(fold, stage)] = state
+                    self.report(fold, stage, f"SLURM job {job.job_id}: {describe(state)}")
+                record = read_json(os.path.join(self.stage_folder(fold, stage), RECORD_FILE)) or {}
+                if state and state[0] == "RUNNING" and record.get("status") == "running":
+                    if progress.get((fold, stage), (None,))[0] != record["started"]:  # a new (requeued) attempt
+                        watcher = StageProgress(self.stage_folder(fold, stage), record["started"], self.progress_every)
+                        progress[(fold, stage)] = (record["started"], watcher)
+                    line = progress[(fold, stage)][1].line()
+                    if line:
+                        self.report(fold, stage, line)
+                if is_live(state):
+                    continue
+                del waiting[(fold, stage)]
+                metrics = read_json(os.path.join(self.stage_folder(fold, stage), "test_metrics.json"))
+                if metrics is not None and record.get("status") == "finished":
+                    self.report(
+                        fold,
+                        stage,
+                        f"finished in {record['wall_s']:.0f} s: UA {metrics['UA']:.2f}, WA {metrics['WA']:.2f}",
+                    )
+                    continue
+                log = self.log_path(fold, stage)
+                log = log if os.path.isfile(log) else str(job.paths.stdout)
+                failure = StageFailure(fold, stage, f"SLURM job {job.job_id}: {job_failure(job, state)}", log)
+                self.report(fold, stage, f"FAILED: {failure.reason} (log: {failure.log})")
+                failures.append(failure)
+                for (other_fold, other_stage), other in list(waiting.items()):
+                    if other_fold == fold:
+                        cancel(other.job_id)
+                        self.report(other_fold, other_stage, f"cancelled SLURM job {other.job_id}: {stage} failed")
+                        del waiting[(other_fold, other_stage)]
+            if waiting:
+                time.sleep(POLL_SECONDS)
         return failures
 
     def summarize(self):
@@ -610,6 +947,52 @@ def parse_args(argv=None):
         action="store_true",
         help="train stage 1 even if another experiment has the same one finished",
     )
+    parser.add_argument(
+        "--progress_every",
+        type=float,
+        default=600,
+        help="seconds between progress lines of a running stage when an epoch lasts longer (default: %(default)s; "
+        "a line comes with every epoch)",
+    )
+    slurm = parser.add_argument_group("SLURM (--launcher slurm: every fold and stage as a job, through submitit)")
+    slurm.add_argument(
+        "--launcher",
+        choices=("local", "slurm"),
+        default="local",
+        help="local: subprocesses of this process (default); slurm: SLURM jobs, stage 2 after its stage 1",
+    )
+    slurm.add_argument("--slurm_partition", help="partition of the jobs (default: the cluster's)")
+    slurm.add_argument("--slurm_account", help="account charged for the jobs")
+    slurm.add_argument("--slurm_qos", help="quality of service of the jobs")
+    slurm.add_argument(
+        "--slurm_time",
+        type=int,
+        default=SlurmOptions.time_min,
+        help="time limit of a job in minutes (default: %(default)s); a stage that needs longer is requeued and "
+        "resumes from its checkpoint",
+    )
+    slurm.add_argument(
+        "--slurm_max_requeues",
+        type=int,
+        default=SlurmOptions.max_requeues,
+        help="how often a job that hit its time limit is requeued (default: %(default)s)",
+    )
+    slurm.add_argument(
+        "--gpus_per_node", type=int, help="GPUs per job (default: --nproc_per_node; 0: the stages run on the CPU)"
+    )
+    slurm.add_argument(
+        "--cpus_per_task", type=int, default=SlurmOptions.cpus_per_task, help="CPUs per job (default: %(default)s)"
+    )
+    slurm.add_argument("--mem_gb", type=float, help="memory per job in GB (default: the cluster's)")
+    slurm.add_argument(
+        "--slurm_setup",
+        action="append",
+        default=[],
+        help='a shell line run before each job, e.g. "module load cuda" (repeat for several)',
+    )
+    slurm.add_argument(
+        "--no_wait", action="store_true", help="exit once the jobs are submitted (run the same command to watch them)"
+    )
     parser.add_argument("--dry_run", action="store_true", help="print the commands, run nothing")
     parser.add_argument("--summarize", action="store_true", help="only (re)write the summary of --experiment")
     parser.add_argument(
@@ -622,7 +1005,26 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if not (args.list or args.compare or args.summarize) and not args.data_folder:
         parser.error("--data_folder is required to run folds")
+    if args.launcher == "local" and args.no_wait:
+        parser.error("--no_wait goes with --launcher slurm")
     return args
+
+
+def slurm_options(args):
+    """The ``SlurmOptions`` of the command line (None with ``--launcher local``)."""
+    if args.launcher != "slurm":
+        return None
+    return SlurmOptions(
+        partition=args.slurm_partition,
+        account=args.slurm_account,
+        qos=args.slurm_qos,
+        time_min=args.slurm_time,
+        gpus_per_node=args.nproc_per_node if args.gpus_per_node is None else args.gpus_per_node,
+        cpus_per_task=args.cpus_per_task,
+        mem_gb=args.mem_gb,
+        setup=args.slurm_setup,
+        max_requeues=args.slurm_max_requeues,
+    )
 
 
 def main(argv=None):
@@ -668,11 +1070,28 @@ def main(argv=None):
             nproc_per_node=args.nproc_per_node,
             share_stage1=not args.no_shared_stage1,
             dry_run=args.dry_run,
+            slurm=slurm_options(args),
+            slurm_no_wait=args.no_wait,
+            progress_every=args.progress_every,
         )
-        failures = runner.run()
-    except (RunFoldsError, OverrideError, SummaryError) as error:
+        if args.dry_run:
+            failures = runner.run()
+        else:
+            with FolderLock(runner.experiment_folder, [os.path.basename(sys.executable), *sys.argv]):
+                failures = runner.run()
+    except (RunFoldsError, OverrideError, SummaryError, FolderInUseError) as error:
         print(f"run_folds.py: {error}", file=sys.stderr)
         return 2
+    except Interrupted as stop:
+        if stop.on_slurm:
+            what = "stopped watching; the SLURM jobs keep running (scancel stops them), the same command watches them."
+        else:
+            what = (
+                "the running stages were stopped. Run the same command to resume: finished stages are skipped, "
+                "interrupted ones continue from their last checkpoint."
+            )
+        print(f"\n{stop}: {what}", file=sys.stderr)
+        return 128 + stop.signum
     except KeyboardInterrupt:
         print("\nInterrupted. Run the same command again to resume: finished stages are skipped.", file=sys.stderr)
         return 130

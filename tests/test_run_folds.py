@@ -3,8 +3,11 @@ re-runs that skip finished work, failures that are reported, and every paper row
 
 import json
 import os
+import re
 import shlex
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -18,12 +21,14 @@ from hyperpyyaml import load_hyperpyyaml
 
 from custom_modules.adapters import BottleneckAdapter
 from custom_modules.handoff import load_stage1_encoder, write_model_config
-from custom_modules.train_logging import METRICS_LOG, read_metrics_log
+from custom_modules.metrics_log import METRICS_LOG, read_metrics_log
 from recipes.fold_plots import training_curves_figure
 from recipes.fold_summary import METRICS, load_experiments
+from recipes.folder_lock import FolderInUseError, FolderLock
 from recipes.overrides import args_from_overrides
 from recipes.run_folds import STAGE_SCRIPTS, FoldRunner
 from tests.conftest import FAST_TRAINING, REPO, run_recipe
+from tests.test_stage1 import logged_epochs
 from train_stage1 import Stage1Brain
 from train_stage2 import Stage2Brain
 
@@ -109,10 +114,12 @@ def test_summary_per_fold_mean_std_and_pooled_agree_with_the_runs(two_fold_run):
     markdown = open(os.path.join(folder, "summary.md"), encoding="utf-8").read()
     ua = summary["final"]["mean"]["UA"], summary["final"]["std"]["UA"]
     assert f"UA {ua[0]:.2f} ± {ua[1]:.2f}" in markdown and "## Stage 1" in markdown
-    # one progress line per fold and stage
+    # a line when each fold and stage starts, as it records epochs, and when it ends
     for fold in (1, 2):
         for stage in ("stage1", "stage2"):
             assert f"fold {fold} {stage}: running on cpu" in log and f"fold {fold} {stage}: finished in" in log
+            last_epoch = rf"fold {fold} {stage}: epoch 2/2, valid UA [\d.]+ \(best [\d.]+ at epoch [12]\), "
+            assert re.search(last_epoch + r"0:\d\d:\d\d elapsed, ~0:00:00 left", log), (fold, stage)
 
 
 def test_run_draws_a_confusion_matrix_and_the_training_curves_of_every_fold_and_stage(two_fold_run):
@@ -202,6 +209,132 @@ def test_failing_fold_names_its_stage_and_log_and_the_other_folds_are_summarised
         "Folds started but not finished (not in the tables): 3"
         in open(os.path.join(run_copy, EXPERIMENT, "summary.md"), encoding="utf-8").read()
     )
+
+
+# ---- faults: a second driver, signals -------------------------------------------------------------------------
+
+SINGLE_STAGE = "table1_full_ser_asr"
+
+
+def single_stage_command(corpus_parent, backbone, output_folder, epochs="3"):
+    """run_folds.py on fold 1 of a single-stage experiment (Table 1's stage 1), ``epochs`` long."""
+    command = run_folds_command(corpus_parent, backbone, output_folder, folds=("1",))
+    command[command.index("--experiment") + 1] = SINGLE_STAGE
+    command[command.index("--extra_args") + 1] = shlex.join([*FAST_TRAINING, "--number_of_epochs", epochs])
+    return command
+
+
+def start_driver(command, log_file):
+    """Starts ``python command`` with its output into ``log_file``."""
+    with open(log_file, "w", encoding="utf-8") as handle:
+        return subprocess.Popen([sys.executable, *command], cwd=REPO, stdout=handle, stderr=subprocess.STDOUT)
+
+
+def wait_for_epoch(process, stage_folder, epoch=1, timeout=300):
+    """Waits until a stage run by ``process`` recorded ``epoch`` in its metrics.jsonl."""
+    deadline = time.time() + timeout
+    while not any(r["epoch"] == epoch for r in read_metrics_log(os.path.join(stage_folder, METRICS_LOG))["epochs"]):
+        assert process.poll() is None, "the driver ended before its stage recorded an epoch"
+        assert time.time() < deadline, f"no epoch {epoch} recorded in {timeout} s"
+        time.sleep(0.2)
+
+
+def processes_running(text):
+    """Process ids whose command line contains ``text``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                if text.encode() in handle.read():
+                    found.append(int(pid))
+        except OSError:
+            pass  # ended meanwhile
+    return found
+
+
+def stop_driver(process, signum, timeout=120):
+    """Sends ``signum`` to a driver and waits for it; kills it (and fails) if it does not end."""
+    process.send_signal(signum)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+
+
+def test_second_driver_on_a_folder_in_use_refuses_and_sigint_stops_the_first_whose_rerun_resumes(
+    generated_corpus, tiny_backbone, tmp_path
+):
+    output = str(tmp_path / "results")
+    command = single_stage_command(generated_corpus[0], tiny_backbone, output)
+    stage = os.path.join(output, SINGLE_STAGE, "fold1", "stage1")
+    first = start_driver(command, tmp_path / "first.log")
+    try:
+        wait_for_epoch(first, stage)
+        second = subprocess.run([sys.executable, *command], cwd=REPO, capture_output=True, text=True, timeout=120)
+        returncode = stop_driver(first, signal.SIGINT)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    # the second driver stops at once, naming the first: process, host, command
+    assert second.returncode == 2 and "Traceback" not in second.stderr
+    assert f"is held by another run_folds.py (process {first.pid} on {socket.gethostname()}, since " in second.stderr
+    assert shlex.join(command) in second.stderr
+    # SIGINT stopped the first driver's stage and nothing of it runs on
+    first_log = (tmp_path / "first.log").read_text(encoding="utf-8")
+    assert returncode == 130, first_log
+    assert "SIGINT: the running stages were stopped. Run the same command to resume" in first_log
+    assert "fold 1 stage1: FAILED: stopped by SIGINT; the same command resumes it" in first_log
+    assert not processes_running(stage), "the stage's processes ended with the driver"
+    assert load_json(stage, "run_folds.json")["status"] == "interrupted"
+    assert not os.path.exists(os.path.join(stage, "test_metrics.json"))
+    # the same command resumes the stage from its checkpoint: no epoch lost or trained twice
+    resumed = run_recipe(*command).stdout
+    assert "fold 1 stage1: resuming on" in resumed and "fold 1 stage1: finished in" in resumed
+    assert logged_epochs(stage) == [1, 2, 3]
+    attempts = open(os.path.join(output, SINGLE_STAGE, "fold1", "stage1.log"), encoding="utf-8").read().split("===== ")
+    resumed_epochs = [int(e) for e in re.findall(r"Going into epoch (\d+)", attempts[-1])]
+    assert len(attempts) == 3 and resumed_epochs and min(resumed_epochs) > 1, "the re-run started after epoch 1"
+
+
+def test_sigterm_stops_the_running_stages_cleanly(generated_corpus, tiny_backbone, tmp_path):
+    output = str(tmp_path / "results")
+    stage = os.path.join(output, SINGLE_STAGE, "fold1", "stage1")
+    driver = start_driver(single_stage_command(generated_corpus[0], tiny_backbone, output), tmp_path / "driver.log")
+    try:
+        wait_for_epoch(driver, stage)
+        returncode = stop_driver(driver, signal.SIGTERM)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    log = (tmp_path / "driver.log").read_text(encoding="utf-8")
+    assert returncode == 143, log
+    assert "SIGTERM: stopping 1 running stage(s)" in log and "fold 1 stage1: FAILED: stopped by SIGTERM" in log
+    assert not processes_running(stage)
+    assert load_json(stage, "run_folds.json")["status"] == "interrupted"
+
+
+def test_lock_of_a_killed_driver_is_free_again(tmp_path):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from recipes.folder_lock import FolderLock; "
+            "lock = FolderLock(sys.argv[1]).acquire(); print('locked', flush=True); time.sleep(600)",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        with pytest.raises(FolderInUseError, match=f"process {holder.pid} on "):
+            FolderLock(str(tmp_path)).acquire()
+    finally:
+        holder.kill()  # SIGKILL: no chance to release anything
+        holder.wait()
+    FolderLock(str(tmp_path)).acquire().release()
 
 
 def test_rerun_with_other_settings_stops_with_the_differences_instead_of_skipping(

@@ -7,7 +7,7 @@ import pytest
 
 from custom_modules.constants import EMOTIONS
 from custom_modules.metrics import classification_summary
-from custom_modules.train_logging import METRICS_LOG, read_metrics_log
+from custom_modules.metrics_log import METRICS_LOG, read_metrics_log
 from tests.conftest import run_recipe, stage1_command
 
 
