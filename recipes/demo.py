@@ -230,7 +230,7 @@ def report(rows, summary, stage1, stage2, exported, output_folder):
         f"{summary['agreeing_with_training']} of {summary['count']} files"
     )
     print(
-        f"\nOutputs in {output_folder}: stage1/ and stage2/ (train_log.txt, test_metrics.json, "
+        f"\nOutputs in {output_folder}: stage1/ and stage2/ (train_log.txt, metrics.jsonl, test_metrics.json, "
         f"test_predictions.json), exported_model/, *.log"
     )
     print(f"Classify your own files:  python recipes/classify.py --model {exported} path/to/audio_or_folder")

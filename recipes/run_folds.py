@@ -806,6 +806,8 @@ class FoldRunner:
         waiting = dict(jobs)
         while waiting and self.interrupted is None:
             for (fold, stage), job in list(waiting.items()):
+                if (fold, stage) not in waiting:
+                    continue  # cancelled above: its stage 1 failed
                 state = slurm_state(job.job_id)
                 if state != states.get((fold, stage)):
                     states[(fold, stage)] = state

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 
 import submitit
+from submitit.core.utils import pickle_load
 from submitit.helpers import Checkpointable
 
 JOBS_FILE = "slurm_jobs.json"
@@ -111,6 +112,10 @@ class SlurmOptions:
         return executor
 
 
+class StageJobFailed(RuntimeError):
+    """The stage of a job failed; the message says why (its log is the stage's, as in a local run)."""
+
+
 class StageJob(Checkpointable):
     """One stage of one fold, run in a SLURM job by ``FoldRunner.run_stage``.
 
@@ -130,8 +135,8 @@ class StageJob(Checkpointable):
         self._runner = None
 
     def __call__(self):
-        """Runs the stage; returns ``FoldRunner.run_stage``'s outcome, raises if the stage fails."""
-        from recipes.run_folds import FoldRunner
+        """Runs the stage; returns ``FoldRunner.run_stage``'s outcome, raises ``StageJobFailed`` if it fails."""
+        from recipes.run_folds import FoldRunner, StageFailure
 
         # run_folds' lines in the job's output (submitit's own logger already prints there)
         run_folds_logger = logging.getLogger("run_folds")
@@ -142,7 +147,10 @@ class StageJob(Checkpointable):
             run_folds_logger.setLevel(logging.INFO)
             run_folds_logger.propagate = False
         self._runner = FoldRunner(**self.runner_options, devices=["cpu"] if self.gpus_per_node == 0 else None)
-        return self._runner.run_stage(self.fold, self.stage, self._runner.slots[0])
+        try:
+            return self._runner.run_stage(self.fold, self.stage, self._runner.slots[0])
+        except StageFailure as failure:
+            raise StageJobFailed(failure.reason) from None  # the job fails: its dependent stage 2 never starts
 
     def checkpoint(self, *args, **kwargs):
         """Stops the training (it resumes from its last checkpoint) and resubmits this job unchanged."""
@@ -228,11 +236,10 @@ def job_failure(job, state):
     str
     """
     if job.paths.result_pickle.exists():
-        try:
-            job.result()
-        except Exception as error:  # submitit re-raises what the job raised, with its traceback as text
-            last = [line for line in str(error).strip().splitlines() if line.strip()]
-            return last[-1].strip() if last else type(error).__name__
+        outcome, result = pickle_load(job.paths.result_pickle)  # what submitit's Job.result() reads
+        if outcome == "error":  # the job's traceback, as text: its last line is the exception
+            last = [line.strip() for line in result.strip().splitlines() if line.strip()][-1]
+            return last.split(f"{StageJobFailed.__name__}: ", 1)[-1]
     if state is None:
         return "the job ended without a result (no longer known to squeue)"
     return f"the job ended as {describe(state)}"

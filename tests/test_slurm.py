@@ -129,3 +129,29 @@ def test_slurm_dry_run_shows_the_command_of_every_job_and_submits_nothing(genera
                 rf"fold {fold} {stage}: would submit a SLURM job running \S+ \S*{script} .*--device cpu", done.stdout
             )
     assert not os.path.exists(os.path.join(output, EXPERIMENT, "slurm_jobs.json")), "nothing submitted"
+
+
+def test_failed_stage1_job_is_reported_with_its_log_and_its_stage2_job_cancelled(
+    slurm_partition, generated_corpus, tiny_backbone, tmp_path
+):
+    output = str(tmp_path / "results")
+    # stage 1 fails once its model is built: a learning rate that is not a number
+    # fmt: off
+    command = run_folds_command(
+        generated_corpus[0], tiny_backbone, output,
+        "--launcher", "slurm", "--slurm_partition", slurm_partition, "--gpus_per_node", "0", "--cpus_per_task", "1",
+        "--slurm_time", "10", "--stage1_args", "--lr notanumber", folds=("1",),
+    )
+    # fmt: on
+    done = subprocess.run([sys.executable, *command], cwd=REPO, capture_output=True, text=True, timeout=600)
+    jobs = read_jobs(os.path.join(output, EXPERIMENT))
+    stage1_job, stage2_job = jobs["fold1/stage1"]["job_id"], jobs["fold1/stage2"]["job_id"]
+    stage_log = os.path.join(output, EXPERIMENT, "fold1", "stage1.log")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert (
+        f"FAILED: fold 1 stage1 failed: SLURM job {stage1_job}: train_stage1.py exited with code 1 after" in done.stderr
+    )
+    assert f"(log: {stage_log})" in done.stderr and "TypeError" in done.stderr, "the end of the stage's log"
+    assert f"fold 1 stage2: cancelled SLURM job {stage2_job}: stage1 failed" in done.stdout
+    assert scontrol_job(stage1_job)["JobState"] == "FAILED"
+    assert scontrol_job(stage2_job)["JobState"] == "CANCELLED" and scontrol_job(stage2_job)["StartTime"] == "Unknown"
