@@ -20,6 +20,7 @@ log() { printf '[slurm_up %3ss] %s\n' "$SECONDS" "$*"; }
 if [ "$(id -u)" != 0 ]; then echo "slurm_up.sh must run as root" >&2; exit 1; fi
 node_state() { sinfo -h -N -n "$NODE" -o '%t' 2>/dev/null | head -1; }
 is_up() { case "$(node_state)" in idle|mix|alloc) return 0 ;; esac; return 1; }
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 # ---- the configuration -------------------------------------------------------------------------------------------
 CPUS=$(nproc)
@@ -72,7 +73,8 @@ EnforcePartLimits=ALL
 NodeName=${NODE} NodeAddr=127.0.0.1 CPUs=${CPUS} RealMemory=${MEM_MB} State=UNKNOWN
 PartitionName=${PART} Nodes=${NODE} Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 CONFEOF
-if command -v sinfo >/dev/null 2>&1 && cmp -s "$NEWCONF" "$CONF" && is_up; then
+# (sinfo is asked only when slurmctld runs: without it, it waits MessageTimeout seconds)
+if alive "$DIR/run/slurmctld.pid" && cmp -s "$NEWCONF" "$CONF" && is_up; then
   rm -f "$NEWCONF"; log "SLURM already up (node $NODE: $(node_state))"; exit 0
 fi
 
@@ -124,7 +126,6 @@ if ! cmp -s "$NEWCONF" "$CONF"; then
   done
 fi
 rm -f "$NEWCONF"
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 alive "$DIR/run/slurmctld.pid" || { slurmctld && log "slurmctld started"; }
 for _ in $(seq 100); do scontrol ping 2>/dev/null | grep -q UP && break; sleep 0.2; done
 alive "$DIR/run/slurmd.pid" || { slurmd -N "$NODE" && log "slurmd started"; }
