@@ -154,4 +154,6 @@ def test_failed_stage1_job_is_reported_with_its_log_and_its_stage2_job_cancelled
     assert f"(log: {stage_log})" in done.stderr and "TypeError" in done.stderr, "the end of the stage's log"
     assert f"fold 1 stage2: cancelled SLURM job {stage2_job}: stage1 failed" in done.stdout
     assert scontrol_job(stage1_job)["JobState"] == "FAILED"
-    assert scontrol_job(stage2_job)["JobState"] == "CANCELLED" and scontrol_job(stage2_job)["StartTime"] == "Unknown"
+    never_ran = scontrol_job(stage2_job)
+    assert never_ran["JobState"] == "CANCELLED" and never_ran["RunTime"] == "00:00:00", never_ran
+    assert not os.path.exists(os.path.join(output, EXPERIMENT, "fold1", "stage2.log")), "stage 2 never started"
