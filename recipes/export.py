@@ -5,19 +5,22 @@ The folder loads offline with SpeechBrain's ``foreign_class`` (or ``EmotionRecog
 local path or, once uploaded, from the Hugging Face hub, without this repository, the training run or the
 backbone's hub folder::
 
-    python recipes/export.py --experiment_folder results/stage2/fold1/seed1986 --output_folder exported/fold1
+    python recipes/export.py --experiment_folder results/stage2/fold1/seed1986 --output_folder exported/fold1 \
+        --repo_id your-name/ser-two-stage-fold1 [--push_to_hub]
 
-then (see ``recipes/classify.py``)::
+then (see ``recipes/classify.py``, ``recipes/timeline.py``, ``recipes/upload.py``)::
 
     python recipes/classify.py --model exported/fold1 speech.wav
 
 It holds ``hyperparams.yaml`` (the backbone's Hugging Face config inline, so the architecture is rebuilt
 without the hub), ``custom_interface.py`` (all the inference code: ``recipes/inference_bundle.py``),
-``encoder.ckpt`` (the whole encoder: stage-1 weights plus adapters, one copy), ``heads.ckpt``, the label
-encoders, the CTC tokenizer, ``test_metrics.json`` and a model card (``README.md``). The run is rebuilt from its
-``model_config.json`` and its checkpoint of best validation UA (``custom_modules.handoff.load_trained_run``); a
-stage-2 run also needs its stage-1 folder. An existing ``--output_folder`` is replaced only if it holds an
-earlier export.
+``encoder.ckpt`` (the whole encoder: stage-1 weights plus adapters, one copy, LoRA folded into the q/k/v
+weights unless ``--no_fold_lora``), ``heads.ckpt``, the label encoders, the CTC tokenizer, ``test_metrics.json``
+and a model card (``README.md``, ``recipes/model_card.py``; its code loads from ``--repo_id``). No file names a
+folder of the training machine: ``test_metrics.json`` and the card have them removed, and the export checks
+every file before it is done. The run is rebuilt from its ``model_config.json`` and its checkpoint of best
+validation UA (``custom_modules.handoff.load_trained_run``); a stage-2 run also needs its stage-1 folder. An
+existing ``--output_folder`` is replaced only if it holds an earlier export.
 
 Authors
  * SER two-stage adapters recipe contributors, 2026
