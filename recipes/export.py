@@ -63,9 +63,9 @@ HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 ABSOLUTE_PATH = re.compile(r"(?<![\w<>.~:/-])/(?:[^\s'\"()<>/]+/)*([^\s'\"()<>/]+)")
 
 HYPERPARAMS = """# Speech emotion recognition model exported by recipes/export.py (two-stage adapters recipe).
-# Load it with custom_interface.EmotionRecognizer (foreign_class runs custom_interface.py, whose package
-# {package} provides the classes below). This file and custom_interface.py are code: load model folders only
-# from sources you trust.
+# Load it with custom_interface.EmotionRecognizer: foreign_class runs custom_interface.py, whose package
+# {package} provides the classes below; EmotionRecognizer.from_hparams needs custom_interface.py run first
+# (README.md shows how). This file and custom_interface.py are code: load model folders only from sources you trust.
 
 sample_rate: {sample_rate}
 min_samples: {min_samples}   # the CNN's receptive field: shorter audio cannot be encoded
