@@ -17,6 +17,7 @@ Authors
 
 from fnmatch import fnmatch
 
+import torch
 from speechbrain.nnet.adapters import HoulsbyAdapterLinear, LoRA
 from torch import nn
 
@@ -137,6 +138,45 @@ class MergedWeightLoRA(LoRA):
     def bias(self):
         """The pretrained bias (LoRA does not change it)."""
         return self.pretrained_module.bias
+
+    def folded(self):
+        """A plain linear layer computing what this one computes: weight ``W + scaling * B A``, the same bias.
+
+        Once the model is trained the low-rank path is a fixed update of the weight, so inference can do one
+        matrix product instead of three (an exported stage-2 model, ``SSLEncoder.fold_lora``). The sum is
+        formed in float64 and rounded once, so the folded layer differs from this one by float32 rounding only.
+
+        Returns
+        -------
+        torch.nn.Linear
+            On the same device and with the same dtype as the pretrained layer.
+
+        Example
+        -------
+        >>> import torch
+        >>> lora = MergedWeightLoRA(nn.Linear(8, 6), rank=2, alpha=4.0)
+        >>> nn.init.normal_(lora.adapter_up_proj.weight)
+        Parameter containing:...
+        >>> x = torch.randn(3, 8)
+        >>> plain = lora.folded()
+        >>> type(plain).__name__, torch.allclose(plain(x), lora(x), atol=1e-5)
+        ('Linear', True)
+        """
+        pretrained = self.pretrained_module
+        layer = nn.Linear(
+            pretrained.in_features,
+            pretrained.out_features,
+            bias=pretrained.bias is not None,
+            device=pretrained.weight.device,
+            dtype=pretrained.weight.dtype,
+        )
+        with torch.no_grad():
+            update = self.adapter_up_proj.weight.double() @ self.adapter_down_proj.weight.double()
+            layer.weight.copy_(pretrained.weight.double() + self.scaling * update)
+            if pretrained.bias is not None:
+                layer.bias.copy_(pretrained.bias)
+        layer.requires_grad_(False)
+        return layer
 
 
 def matching_linear_layers(model, patterns):

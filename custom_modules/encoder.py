@@ -85,6 +85,9 @@ class SSLEncoder(AdaptedModel):
     cache_cnn_features : bool
         Compute the frozen CNN's output once per utterance and reuse it in later epochs (exact; see
         ``custom_modules.feature_cache``). Used when ``forward`` is given utterance ids.
+    lora_folded : bool
+        The LoRA targets are plain linear layers whose weights already hold the trained LoRA update
+        (``fold_lora``; an exported model): no LoRA is inserted, the bottleneck adapters are.
 
     Example
     -------
@@ -114,6 +117,7 @@ class SSLEncoder(AdaptedModel):
         manual_adapter_insertion=False,
         save_frozen=True,
         cache_cnn_features=False,
+        lora_folded=False,
     ):
         if finetune not in FINETUNE_MODES:
             raise ValueError(f"finetune must be one of {FINETUNE_MODES}, got {finetune!r}.")
@@ -124,7 +128,7 @@ class SSLEncoder(AdaptedModel):
             model_to_adapt=ssl_model,
             # Not SpeechBrain's LoRA: WavLM reads the projections' weights instead of calling them.
             adapter_class=MergedWeightLoRA,
-            target_layers=list(lora_targets) if use_adapters else [],
+            target_layers=list(lora_targets) if use_adapters and not lora_folded else [],
             # "*" also matches the root module's empty name: every parameter trains in full mode.
             unfrozen_layers=["*"] if finetune == "full" else [],
             adapter_kwargs={"rank": lora_rank, "alpha": lora_alpha},
@@ -139,6 +143,7 @@ class SSLEncoder(AdaptedModel):
         self.lora_targets, self.lora_rank, self.lora_alpha = list(lora_targets), lora_rank, lora_alpha
         self.bottleneck_targets, self.bottleneck_dim = list(bottleneck_targets), bottleneck_dim
         self.freeze_feature_encoder = freeze_feature_encoder
+        self.lora_folded = lora_folded
         self.save_frozen = save_frozen
         self.adapters_inserted = False
         self.bottleneck_layers = matching_linear_layers(ssl_model, bottleneck_targets) if use_adapters else []
@@ -211,6 +216,7 @@ class SSLEncoder(AdaptedModel):
             "bottleneck_targets": self.bottleneck_targets,
             "bottleneck_dim": self.bottleneck_dim,
             "freeze_feature_encoder": self.freeze_feature_encoder,
+            "lora_folded": self.lora_folded,
         }
 
     def backbone_config(self):
@@ -227,6 +233,29 @@ class SSLEncoder(AdaptedModel):
             layer = self.adapted_model.get_submodule(name)
             replace_module(self.adapted_model, name, BottleneckAdapterAfterLinear(layer, self.bottleneck_dim))
         self.adapters_inserted = True
+
+    def fold_lora(self):
+        """Replaces every LoRA layer by a plain linear layer whose weight holds the LoRA update, for inference.
+
+        The model computes the same function (up to float32 rounding) with one matrix product per projection
+        instead of three; the state dict then holds plain ``q_proj.weight``-style keys and the encoder is rebuilt
+        with ``lora_folded: True``. Training can no longer tell the update from the pretrained weight, so fold
+        only a finished model (``recipes/export.py`` does, unless ``--no_fold_lora``).
+
+        Returns
+        -------
+        int
+            How many layers were folded.
+        """
+        if self.finetune == "adapters" and not self.adapters_inserted:
+            raise RuntimeError("fold_lora folds trained adapters: load the weights and insert the adapters first.")
+        names = [name for name, module in self.adapted_model.named_modules() if isinstance(module, MergedWeightLoRA)]
+        for name in names:
+            replace_module(self.adapted_model, name, self.adapted_model.get_submodule(name).folded())
+        if self.finetune == "adapters":
+            self.lora_folded = True
+            self.replace_layers = []
+        return len(names)
 
     def trainable_parameter_names(self):
         """Names of the parameters that train."""

@@ -5,7 +5,13 @@ Loads like SpeechBrain's ``emotion-recognition-wav2vec2-IEMOCAP``, offline::
     from speechbrain.inference.interfaces import foreign_class
     model = foreign_class(source="path/to/exported_model", pymodule_file="custom_interface.py",
                           classname="EmotionRecognizer")
-    out_prob, score, index, text_lab = model.classify_file("speech.wav")
+    out_prob, score, index, text_lab = model.classify_file("speech.wav")  # out_prob: probabilities
+
+``classify_file`` / ``classify_batch`` return what SpeechBrain's emotion card returns: ``out_prob`` holds the
+four class probabilities and ``score`` the best one (``log_probs=True`` gives log-probabilities instead).
+``iter_predictions`` / ``predict_files`` stream any number of files (read as needed, batched by duration under a
+cap on padded seconds, results in input order) and ``emotion_timeline`` follows the emotion through a recording
+of any length in sliding windows; both keep memory bounded.
 
 Audio of any sample rate is resampled to the model's and multi-channel audio is averaged to mono
 (SpeechBrain's ``AudioNormalizer``). Files that cannot be used (unreadable, empty, shorter than the CNN's
@@ -19,12 +25,18 @@ Authors
 import os
 
 import torch
+from speechbrain.dataio import audio_io
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.decoders import ctc_greedy_decode
 from speechbrain.inference.interfaces import Pretrained
+from tqdm.auto import tqdm
 
 from custom_modules.constants import BLANK_INDEX, CTC_VOCAB_SIZE, TASK_LABELS
 from custom_modules.errors import RecipeInputError
+from custom_modules.streaming import chunks, duration_batches, sliding_windows
+
+# Names of the predictions (predict_batch) of each head.
+PREDICTION_NAMES = {"emo": "emotion", "gender": "gender", "style": "style"}
 
 
 class AudioInputError(RecipeInputError, ValueError):
@@ -67,8 +79,9 @@ class EmotionRecognizer(Pretrained):
         """
         return self._run_heads(wavs, wav_lens)["embedding"]
 
-    def classify_batch(self, wavs, wav_lens=None):
-        """Emotion of each waveform, as SpeechBrain's classifiers return it.
+    def classify_batch(self, wavs, wav_lens=None, log_probs=False):
+        """Emotion of each waveform, as SpeechBrain's emotion card (``emotion-recognition-wav2vec2-IEMOCAP``)
+        returns it: probabilities, so that code written for that card (``if score > 0.5``) keeps its meaning.
 
         Arguments
         ---------
@@ -76,24 +89,44 @@ class EmotionRecognizer(Pretrained):
             ``[batch, samples]`` at ``sample_rate``.
         wav_lens : torch.Tensor
             Relative lengths ``[batch]``.
+        log_probs : bool
+            Return log-probabilities (the heads' log-softmax, exact also for tiny probabilities) instead.
 
         Returns
         -------
         out_prob : torch.Tensor
-            Log posteriors ``[batch, 4]``.
+            Class probabilities ``[batch, 4]`` (they sum to 1), or their logarithms with ``log_probs``.
         score : torch.Tensor
-            Log posterior of the best class ``[batch]``.
+            Probability (or log-probability) of the best class ``[batch]``.
         index : torch.Tensor
             Best class index ``[batch]``.
         text_lab : list of str
             Best class label (neu, hap, ang, sad).
         """
-        return self._classification(self._run_heads(wavs, wav_lens))
+        log_posteriors = self._run_heads(wavs, wav_lens)["emo"]
+        out_prob = log_posteriors if log_probs else log_posteriors.exp()
+        score, index = torch.max(out_prob, dim=-1)
+        text_lab = self.hparams.label_encoder.decode_torch(index)
+        return out_prob, score, index, text_lab
 
-    def classify_file(self, path):
+    def classify_file(self, path, log_probs=False):
         """Emotion of one audio file, same outputs as ``classify_batch`` for a batch of one."""
         wav = self.load_checked_audio(path)
-        return self.classify_batch(wav.unsqueeze(0), torch.ones(1))
+        return self.classify_batch(wav.unsqueeze(0), torch.ones(1), log_probs=log_probs)
+
+    @property
+    def label_sets(self):
+        """The labels of each prediction the model makes, in class index order: ``emotion`` and, when the model
+        has those heads, ``gender`` and ``style`` (``predict_batch``'s names)."""
+        tasks = [task for task in PREDICTION_NAMES if task == "emo" or task in self.mods.heads.utterance_tasks]
+        encoders = {"emo": self.hparams.label_encoder, "gender": self.hparams.gender_encoder}
+        encoders["style"] = self.hparams.style_encoder
+        return {PREDICTION_NAMES[t]: [encoders[t].decode_ndim(i) for i in range(len(encoders[t]))] for t in tasks}
+
+    @property
+    def has_transcript(self):
+        """Whether the model has an ASR head (``predict_batch`` then gives a ``transcript``)."""
+        return self.mods.heads.ctc_lin is not None
 
     def predict_batch(self, wavs, wav_lens=None):
         """Every prediction of the model for a batch.
@@ -109,7 +142,7 @@ class EmotionRecognizer(Pretrained):
         encoders = {"emo": self.hparams.label_encoder}
         encoders.update({t: getattr(self.hparams, f"{t}_encoder") for t in ("gender", "style") if t in outputs})
         for task, encoder in encoders.items():
-            name = "emotion" if task == "emo" else task
+            name = PREDICTION_NAMES[task]
             probs = outputs[task].exp()
             for result, row in zip(results, probs):
                 result[name] = encoder.decode_ndim(int(row.argmax()))
@@ -120,34 +153,167 @@ class EmotionRecognizer(Pretrained):
                 result["transcript"] = "".join(self.hparams.tokenizer.decode_ndim(hypothesis)).strip()
         return results
 
-    def predict_files(self, paths, batch_size=8):
-        """``predict_batch`` for audio files; a file that cannot be used gets an ``error`` entry instead.
+    def iter_predictions(self, paths, batch_size=16, max_batch_seconds=60.0, sort_window=1024, progress=False):
+        """``predict_batch`` for any number of audio files, streamed: yields one result per path, in input order.
+
+        The paths are taken ``sort_window`` at a time; their durations come from the file headers, and they are
+        batched by duration (``custom_modules.streaming.duration_batches``: at most ``batch_size`` files and
+        ``max_batch_seconds`` of padded audio per batch). A file's audio is read when its batch runs, so memory
+        holds one batch of audio and one window of results, whatever the number of files. A result is yielded
+        as soon as it and every earlier one are done.
 
         Arguments
         ---------
-        paths : list of str
+        paths : iterable of str
+            Audio files (read lazily: a generator works).
         batch_size : int
+            At most this many files per forward pass.
+        max_batch_seconds : float
+            At most this many seconds of padded audio (files x longest) per forward pass. A longer file is
+            reported as an error: follow it through time with ``emotion_timeline``, or raise the cap.
+        sort_window : int
+            Files sorted by duration together (larger: less padding, later first results).
+        progress : bool
+            Show a progress bar (tqdm, on stderr).
+
+        Yields
+        ------
+        dict
+            ``file`` and either the predictions (``predict_batch``) or ``error``.
+        """
+        if batch_size < 1 or max_batch_seconds <= 0 or sort_window < 1:
+            raise ValueError("batch_size and sort_window must be at least 1 and max_batch_seconds positive.")
+        total = len(paths) if hasattr(paths, "__len__") else None
+        with tqdm(total=total, unit="file", disable=not progress, dynamic_ncols=True) as bar:
+            for window in chunks(enumerate(paths), sort_window):
+                yield from self._predict_window(window, batch_size, max_batch_seconds, bar)
+
+    def predict_files(self, paths, batch_size=16, max_batch_seconds=60.0, progress=False):
+        """``iter_predictions`` as a list: one result per path, in order, each with ``file`` and either the
+        predictions or ``error``."""
+        return list(self.iter_predictions(paths, batch_size, max_batch_seconds, progress=progress))
+
+    def emotion_timeline(self, path, window_s=3.0, hop_s=1.0, batch_size=16):
+        """The emotion over time in a recording of any length: each window of ``window_s`` seconds, every
+        ``hop_s`` seconds, classified as a clip (``custom_modules.streaming.sliding_windows``). Only the windows
+        of one batch are read at a time (from the file, by position), so memory does not grow with the length.
+
+        This is the simple windowed form, not SpeechBrain's emotion-diarization model: windows are classified
+        independently, and a window that spans a change gets a mixture.
+
+        Arguments
+        ---------
+        path : str
+            Audio file.
+        window_s, hop_s : float
+            Window length and step, in seconds.
+        batch_size : int
+            Windows per forward pass.
+
+        Yields
+        ------
+        dict
+            Per window, in time order: ``start_s``, ``end_s``, ``emotion`` and ``emotion_probs``.
+        """
+        info = self.checked_audio_info(path)
+        if round(window_s * self.hparams.sample_rate) < self.hparams.min_samples:
+            raise ValueError(
+                f"window_s {window_s} is shorter than the encoder's receptive field "
+                f"({self.hparams.min_samples / self.hparams.sample_rate} s)."
+            )
+        labels = self.label_sets["emotion"]
+        for windows in chunks(sliding_windows(info.duration, window_s, hop_s), batch_size):
+            signals = [{"sig": self._read_segment(path, info.sample_rate, start, end)} for start, end in windows]
+            wavs, wav_lens = PaddedBatch(signals).sig
+            probabilities = self._run_heads(wavs, wav_lens)["emo"].exp().cpu()
+            for (start, end), row in zip(windows, probabilities):
+                yield {
+                    "start_s": start,
+                    "end_s": end,
+                    "emotion": labels[int(row.argmax())],
+                    "emotion_probs": {label: float(p) for label, p in zip(labels, row)},
+                }
+
+    def checked_audio_info(self, path):
+        """The header of an audio file (``speechbrain.dataio.audio_io.info``), after the checks that need no
+        samples: raises ``AudioInputError`` naming a missing, unreadable or empty file, or one shorter than the
+        encoder's receptive field.
+
+        Arguments
+        ---------
+        path : str
 
         Returns
         -------
-        list of dict
-            One per path, in order, each with ``file`` and either the predictions or ``error``.
+        speechbrain.dataio.audio_io.AudioInfo
+            With ``sample_rate``, ``frames``, ``channels`` and ``duration``.
         """
-        results = [{"file": str(path)} for path in paths]
-        loaded = []
-        for index, path in enumerate(paths):
+        if not os.path.isfile(path):
+            raise AudioInputError(f"{path}: no such file.")
+        try:
+            info = audio_io.info(str(path))
+        except RuntimeError as error:
+            raise AudioInputError(f"{path}: cannot read audio ({error.__cause__ or error}).") from error
+        if info.frames == 0:
+            raise AudioInputError(f"{path}: the file holds no audio samples.")
+        samples = round(info.frames * self.hparams.sample_rate / info.sample_rate)
+        if samples < self.hparams.min_samples:
+            raise AudioInputError(self._too_short_message(path, samples))
+        return info
+
+    def _predict_window(self, window, batch_size, max_batch_seconds, bar):
+        """Predictions for a list of ``(input index, path)``, yielded in input order as they are ready."""
+        done, durations = {}, {}
+        for index, path in window:
+            try:
+                durations[index] = self.checked_audio_info(path).duration
+                if durations[index] > max_batch_seconds:
+                    raise AudioInputError(
+                        f"{path}: {durations[index]:.1f} s is longer than max_batch_seconds ({max_batch_seconds:g} "
+                        "s); follow it through time with emotion_timeline, or raise max_batch_seconds."
+                    )
+            except AudioInputError as error:
+                durations.pop(index, None)
+                done[index] = {"file": str(path), "error": str(error)}
+        paths = dict(window)
+        next_index, end = window[0][0], window[-1][0] + 1
+        for batch in duration_batches(durations, max_batch_seconds, batch_size):
+            done.update(self._predict_file_batch([(index, paths[index]) for index in batch]))
+            bar.update(len(batch))
+            while next_index in done:
+                yield done.pop(next_index)
+                next_index += 1
+        bar.update(len(window) - len(durations))
+        for index in range(next_index, end):
+            yield done.pop(index)
+
+    def _predict_file_batch(self, items):
+        """Reads and classifies one batch of ``(input index, path)``; returns ``{index: result}``. Its audio
+        is freed when it returns."""
+        results, loaded, paths = {}, [], dict(items)
+        for index, path in items:
             try:
                 loaded.append({"index": index, "sig": self.load_checked_audio(path)})
             except AudioInputError as error:
-                results[index]["error"] = str(error)
-        # Similar lengths together keep padding (and its effect on batched numerics) small.
-        loaded.sort(key=lambda item: item["sig"].shape[0])
-        for start in range(0, len(loaded), batch_size):
-            batch = PaddedBatch(loaded[start : start + batch_size])
+                results[index] = {"file": str(path), "error": str(error)}
+        if loaded:
+            batch = PaddedBatch(loaded)
             wavs, wav_lens = batch.sig
-            for index, prediction in zip(batch.index, self.predict_batch(wavs, wav_lens)):
-                results[index].update(prediction)
+            for index, prediction in zip(batch.index.tolist(), self.predict_batch(wavs, wav_lens)):
+                results[index] = {"file": str(paths[index]), **prediction}
         return results
+
+    def _read_segment(self, path, file_rate, start_s, end_s):
+        """Samples from ``start_s`` to ``end_s`` of a file, down-mixed and resampled (only that part is read)."""
+        offset = round(start_s * file_rate)
+        try:
+            signal, rate = audio_io.load(
+                str(path), channels_first=False, frame_offset=offset, num_frames=round(end_s * file_rate) - offset
+            )
+        except RuntimeError as error:
+            reason = error.__cause__ or error
+            raise AudioInputError(f"{path}: cannot read audio at {start_s:g} s ({reason}).") from error
+        return self.audio_normalizer(signal.to(self.device), rate)
 
     def load_checked_audio(self, path):
         """Loads, down-mixes and resamples a file; raises ``AudioInputError`` naming it if it cannot be used.
@@ -171,11 +337,14 @@ class EmotionRecognizer(Pretrained):
         if signal.numel() == 0:
             raise AudioInputError(f"{path}: the file holds no audio samples.")
         if signal.shape[0] < self.hparams.min_samples:
-            raise AudioInputError(
-                f"{path}: {signal.shape[0]} samples at {self.hparams.sample_rate} Hz is shorter than the encoder's "
-                f"receptive field ({self.hparams.min_samples} samples)."
-            )
+            raise AudioInputError(self._too_short_message(path, signal.shape[0]))
         return signal
+
+    def _too_short_message(self, path, samples):
+        return (
+            f"{path}: {samples} samples at {self.hparams.sample_rate} Hz is shorter than the encoder's receptive "
+            f"field ({self.hparams.min_samples} samples)."
+        )
 
     def forward(self, wavs, wav_lens=None):
         """Runs the classification (``classify_batch``)."""
@@ -189,9 +358,3 @@ class EmotionRecognizer(Pretrained):
         wavs, wav_lens = wavs.float().to(self.device), wav_lens.to(self.device)
         with torch.no_grad():
             return self.mods.heads(*self.mods.encoder(wavs, wav_lens))
-
-    def _classification(self, outputs):
-        out_prob = outputs["emo"]
-        score, index = torch.max(out_prob, dim=-1)
-        text_lab = self.hparams.label_encoder.decode_torch(index)
-        return out_prob, score, index, text_lab

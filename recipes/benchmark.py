@@ -19,8 +19,15 @@ are reported too. On a CPU that other jobs share, ``--threads 1 --clock process`
 - Padding efficiency (real / padded samples) of the recipe's training batches (``train_loader_kwargs`` ->
   ``DynamicBatchSampler`` with the yaml's settings) on an IEMOCAP-like length distribution, beside plain
   random batches of 16 (target > 0.9).
-- Inference real-time factor of ``EmotionRecognizer`` (both stages' models) and of the bare backbone forward
-  on the same utterance.
+- Inference real-time factor of ``EmotionRecognizer`` (both stages' models, and stage 2 with LoRA folded into
+  the q/k/v weights as ``recipes/export.py`` exports it) and of the bare backbone forward on the same utterance.
+- Streaming (``--sections streaming``): ``iter_predictions`` of the exported-form stage-2 model over
+  ``--streaming_files`` wav files of IEMOCAP-like durations written to disk, beside the bare backbone's batched
+  forward on the same batches (audio loaded beforehand) and beside the same model one file at a time; and its
+  peak memory over those files and over ``--streaming_scale`` times as many files of the same durations
+  (target: flat).
+- Timeline (``--sections timeline``): peak memory of ``emotion_timeline`` over recordings of
+  ``--timeline_minutes`` (target: the longest within 1.2x of the shortest).
 
 Backbones have random weights, built from the architecture's config (``synthetic.backbones``): nothing is
 downloaded (``--backbone_folder`` keeps one for the next run). Commands (the README's tables come from these;
@@ -34,6 +41,7 @@ XLS-R on CPU takes about 6 minutes and 11 GB of memory)::
         --output_json bench_xlsr.json
     python recipes/benchmark.py --architecture xls-r-300m --batch_size 2 --threads 2   # RTF on 2 cores
     python recipes/benchmark.py --architecture xls-r-300m --device cuda --batch_size 16 --repeats 10
+    python recipes/benchmark.py --architecture wav2vec2-base --threads 2 --sections inference streaming timeline
 
 Peak memory of a step, above what is held at its start (activations, gradients, temporaries; weights and
 optimizer states exist before): on CUDA ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``
@@ -45,6 +53,7 @@ Authors
 """
 
 import argparse
+import copy
 import ctypes
 import functools
 import gc
@@ -57,6 +66,7 @@ import tempfile
 import time
 
 import numpy as np
+import soundfile
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
@@ -69,6 +79,7 @@ from custom_modules.data import build_label_encoders, build_tokenizer, train_loa
 from custom_modules.encoder import receptive_field
 from custom_modules.handoff import load_stage1_encoder, write_model_config
 from custom_modules.interface import EmotionRecognizer
+from custom_modules.streaming import chunks, duration_batches
 from synthetic.backbones import ARCHITECTURES, build_backbone
 from train_stage1 import Stage1Brain
 from train_stage2 import Stage2Brain
@@ -77,6 +88,7 @@ from train_stage2 import Stage2Brain
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLOCKS = {"wall": time.perf_counter, "process": time.process_time}
 STAGES = ("stage1", "stage2")
+SECTIONS = ("training", "padding", "inference", "streaming", "timeline")
 # IEMOCAP's 4-class utterances (5,531): about 0.6-34 s, mean about 4.5 s, median about 3.5 s. A log-normal
 # with that median and mean (sigma = sqrt(2 ln(mean / median)) = 0.709), clipped to the range.
 IEMOCAP_DURATIONS = {"median": 3.5, "mean": 4.5, "min": 0.6, "max": 34.0}
@@ -111,6 +123,27 @@ def parse_args(argv=None):
     )
     parser.add_argument("--padding_utterances", type=int, default=4400, help="size of the IEMOCAP-like training set")
     parser.add_argument("--padding_epochs", type=int, default=3, help="epochs of batches averaged for padding")
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        default=["training", "padding", "inference"],
+        choices=SECTIONS,
+        help="what to measure (default: training padding inference)",
+    )
+    parser.add_argument("--streaming_files", type=int, default=200, help="files classified by the streaming section")
+    parser.add_argument(
+        "--streaming_scale",
+        type=int,
+        default=10,
+        help="memory: peak over the files, then over this many times as many (1: memory not measured)",
+    )
+    parser.add_argument("--stream_batch_size", type=int, default=16, help="at most this many files per batch")
+    parser.add_argument("--max_batch_seconds", type=float, default=60.0, help="padded seconds per streamed batch")
+    parser.add_argument(
+        "--timeline_minutes", type=float, nargs="+", default=[1.0, 10.0], help="recording lengths of the timeline"
+    )
+    parser.add_argument("--timeline_window_s", type=float, default=3.0)
+    parser.add_argument("--timeline_hop_s", type=float, default=1.0)
     parser.add_argument("--backbone_folder", default=None, help="reuse (or create) the random backbone here")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output_json", default=None, help="write every figure here")
@@ -616,6 +649,7 @@ def measure_inference(hparams, args):
     dict
     """
     recognizers = {stage: build_recognizer(hparams[stage], args.device) for stage in STAGES}
+    recognizers["stage2_folded"] = folded_recognizer(hparams["stage2"], args.device)
     generator = torch.Generator().manual_seed(args.seed)
     wav = 0.1 * torch.randn(1, int(round(args.seconds * SAMPLE_RATE)), generator=generator)
     wav_lens = torch.ones(1)
@@ -626,7 +660,7 @@ def measure_inference(hparams, args):
             hf_model(wav.to(args.device))
 
     steps = {"bare": bare_forward}
-    steps.update({stage: functools.partial(recognizers[stage].classify_batch, wav, wav_lens) for stage in STAGES})
+    steps.update({name: functools.partial(model.classify_batch, wav, wav_lens) for name, model in recognizers.items()})
     times, _ = time_in_turns(steps, max(args.repeats, 5), args.warmup, args.device, args.seed, clock=CLOCKS[args.clock])
     bare_s = statistics.median(times["bare"])
     results = {
@@ -635,14 +669,167 @@ def measure_inference(hparams, args):
         "bare_forward_times_s": times["bare"],
         "bare_rtf": bare_s / args.seconds,
     }
-    for stage in STAGES:
-        stage_s = statistics.median(times[stage])
-        results[stage] = {
-            "classify_s": stage_s,
-            "classify_times_s": times[stage],
-            "rtf": stage_s / args.seconds,
-            "over_bare": paired_ratio(times[stage], times["bare"]),
+    for name in recognizers:
+        classify_s = statistics.median(times[name])
+        results[name] = {
+            "classify_s": classify_s,
+            "classify_times_s": times[name],
+            "rtf": classify_s / args.seconds,
+            "over_bare": paired_ratio(times[name], times["bare"]),
         }
+    return results
+
+
+def folded_recognizer(hparams, device):
+    """The stage-2 model as ``recipes/export.py`` exports it: a copy of its encoder with LoRA folded into the
+    q/k/v weights (``SSLEncoder.fold_lora``), in an ``EmotionRecognizer``.
+
+    Arguments
+    ---------
+    hparams : dict
+        The stage-2 hparams.
+    device : str
+
+    Returns
+    -------
+    EmotionRecognizer
+    """
+    encoder = copy.deepcopy(hparams["encoder"])
+    encoder.fold_lora()
+    return build_recognizer({**hparams, "encoder": encoder}, device)
+
+
+def write_utterances(folder, durations, seed):
+    """Writes one 16-bit wav of random audio per duration (seconds); returns their paths, in order."""
+    os.makedirs(folder, exist_ok=True)
+    generator = np.random.default_rng(seed)
+    paths = []
+    for index, duration in enumerate(durations):
+        path = os.path.join(folder, f"utt{index:05d}.wav")
+        samples = 0.1 * generator.standard_normal(int(round(duration * SAMPLE_RATE)))
+        soundfile.write(path, samples.astype(np.float32), SAMPLE_RATE, subtype="PCM_16")
+        paths.append(path)
+    return paths
+
+
+def streamed_batches(paths, batch_size, max_batch_seconds, sort_window=1024):
+    """The batches ``EmotionRecognizer.iter_predictions`` forms (the same functions on the same headers)."""
+    batches = []
+    for window in chunks(paths, sort_window):
+        durations = {path: soundfile.info(path).duration for path in window}
+        batches += duration_batches(durations, max_batch_seconds, batch_size)
+    return batches
+
+
+def measure_streaming(recognizer, hf_model, work_dir, args):
+    """Throughput of streamed classification against the bare backbone's batched forward on the same batches
+    and against one file at a time, and its peak memory as the number of files grows.
+
+    Arguments
+    ---------
+    recognizer : EmotionRecognizer
+        The exported-form stage-2 model (``folded_recognizer``).
+    hf_model : torch.nn.Module
+        The bare Hugging Face backbone (eval mode).
+    work_dir : str
+    args : argparse.Namespace
+
+    Returns
+    -------
+    dict
+    """
+    clock = CLOCKS[args.clock]
+    n_files = args.streaming_files
+    # The larger set repeats the smaller set's durations (as distinct files) and files are sorted in windows of
+    # the smaller set's size: the larger set is the same batches, more of them, whose shapes the timed passes
+    # have already met (kernel and allocator caches grow with new shapes, up to a bound). So the peak measures
+    # what the number of files costs. More draws would also bring longer files, and a batch's memory grows with
+    # its longest file (attention is quadratic in length), within max_batch_seconds.
+    durations = np.tile(iemocap_like_durations(n_files, args.seed), args.streaming_scale)
+    all_paths = write_utterances(os.path.join(work_dir, "stream"), durations, args.seed)
+    paths = all_paths[:n_files]
+    audio_seconds = float(durations[:n_files].sum())
+    options = {"batch_size": args.stream_batch_size, "max_batch_seconds": args.max_batch_seconds}
+    options["sort_window"] = n_files
+    batches = streamed_batches(paths, **options)
+    loaded = []
+    for batch in batches:
+        signals = [torch.from_numpy(soundfile.read(path, dtype="float32")[0]) for path in batch]
+        loaded.append(PaddedBatch([{"sig": signal} for signal in signals]).sig[0])
+
+    def stream(files, **kwargs):
+        for _ in recognizer.iter_predictions(files, **kwargs):
+            pass
+
+    def bare_batched():
+        with torch.no_grad():
+            for wavs in loaded:
+                hf_model(wavs.to(args.device))
+
+    steps = {
+        "streamed": functools.partial(stream, paths, **options),
+        "bare_batched": bare_batched,
+        "one_at_a_time": functools.partial(stream, paths, **{**options, "batch_size": 1}),
+    }
+    times, _ = time_in_turns(steps, 1, 0, args.device, args.seed, clock=clock)
+    streamed_s, bare_s, single_s = (times[name][0] for name in steps)
+    memory = {}
+    for count in (n_files, n_files * args.streaming_scale) if args.streaming_scale > 1 else ():
+        memory[count] = peak_step_memory(functools.partial(stream, all_paths[:count], **options), args.device)
+    small, large = (memory[count]["step_mb"] if memory else None for count in (n_files, n_files * args.streaming_scale))
+    padded = sum(len(batch) * max(soundfile.info(path).duration for path in batch) for batch in batches)
+    return {
+        "files": n_files,
+        "audio_seconds": audio_seconds,
+        "batches": len(batches),
+        "padding_efficiency": audio_seconds / padded,
+        "batching": options,
+        "streamed_s": streamed_s,
+        "bare_batched_s": bare_s,
+        "one_at_a_time_s": single_s,
+        "streamed_audio_s_per_s": audio_seconds / streamed_s,
+        "throughput_over_bare_batched": bare_s / streamed_s,
+        "throughput_over_one_at_a_time": single_s / streamed_s,
+        "longest_s": float(durations.max()),
+        "memory": {
+            "files": [n_files, n_files * args.streaming_scale],
+            "step_mb": [small, large],
+            "larger_over_smaller": None if small is None else large / small,
+            "method": memory[n_files]["method"] if memory else "not measured (--streaming_scale 1)",
+        },
+    }
+
+
+def measure_timeline(recognizer, work_dir, args):
+    """Peak memory (and time) of ``emotion_timeline`` over recordings of ``--timeline_minutes``.
+
+    Arguments
+    ---------
+    recognizer : EmotionRecognizer
+    work_dir : str
+    args : argparse.Namespace
+
+    Returns
+    -------
+    dict
+    """
+    clock = CLOCKS[args.clock]
+    results = {"window_s": args.timeline_window_s, "hop_s": args.timeline_hop_s, "recordings": []}
+    for minutes in args.timeline_minutes:
+        (path,) = write_utterances(os.path.join(work_dir, f"timeline_{minutes:g}"), [60 * minutes], args.seed)
+        windows = []
+
+        def follow(path=path, windows=windows):
+            timeline = recognizer.emotion_timeline(path, args.timeline_window_s, args.timeline_hop_s)
+            windows.append(sum(1 for _ in timeline))
+
+        start = clock()
+        memory = peak_step_memory(follow, args.device)
+        results["recordings"].append(
+            {"minutes": minutes, "windows": windows[0], "seconds": clock() - start, "memory": memory}
+        )
+    peaks = [recording["memory"]["step_mb"] for recording in results["recordings"]]
+    results["longest_over_shortest"] = None if None in peaks else peaks[-1] / peaks[0]
     return results
 
 
@@ -667,9 +854,22 @@ def run_benchmark(args):
         brain = brains["stage1"]
         batch = make_batch(args.batch_size, args.seconds, brain.label_encoders, brain.tokenizer, args.seed)
         results = {"settings": _settings(args, setup_s)}
-        results["training"] = measure_training(brains, hparams, batch, args)
-        results["padding"] = measure_padding(hparams["stage1"], args.padding_utterances, args.padding_epochs, args.seed)
-        results["inference"] = measure_inference(hparams, args)
+        sections = set(args.sections)
+        if "training" in sections:
+            results["training"] = measure_training(brains, hparams, batch, args)
+        if "padding" in sections:
+            results["padding"] = measure_padding(
+                hparams["stage1"], args.padding_utterances, args.padding_epochs, args.seed
+            )
+        if "inference" in sections:
+            results["inference"] = measure_inference(hparams, args)
+        if sections & {"streaming", "timeline"}:
+            recognizer = folded_recognizer(hparams["stage2"], args.device)
+            if "streaming" in sections:
+                hf_model = hparams["stage1"]["wav2vec2"].model.eval()
+                results["streaming"] = measure_streaming(recognizer, hf_model, work_dir, args)
+            if "timeline" in sections:
+                results["timeline"] = measure_timeline(recognizer, work_dir, args)
     results["settings"]["total_s"] = time.perf_counter() - start
     return results
 
@@ -686,11 +886,25 @@ def format_report(results):
     -------
     str
     """
-    s, train, pad, infer = results["settings"], results["training"], results["padding"], results["inference"]
+    s = results["settings"]
     lines = [
         f"## {s['architecture']} on {s['device']} ({s['device_name']}, {s['threads']} threads), "
         f"batch {s['batch_size']} x {s['seconds']:g} s, {s['clock']} clock, median of {s['repeats']}",
-        "",
+    ]
+    for section, report in (
+        ("training", _training_report),
+        ("padding", _padding_report),
+        ("inference", _inference_report),
+        ("streaming", _streaming_report),
+        ("timeline", _timeline_report),
+    ):
+        if section in results:
+            lines += ["", *report(results[section])]
+    return "\n".join(lines)
+
+
+def _training_report(train):
+    return [
         "| training step | stage 1 | stage 2 | target |",
         "|---|---|---|---|",
         _row("step time (s)", [train[t]["step_s"] for t in STAGES], "{:.3f}"),
@@ -710,6 +924,13 @@ def format_report(results):
         _row("total parameters", [train[t]["parameters"]["total"] for t in STAGES], "{:,}"),
         _row("trainable share", [train[t]["parameters"]["trainable_share"] for t in STAGES], "{:.2%}"),
         "",
+        f"Reference: {train['reference']}",
+        f"Memory: {train['stage1']['memory']['method']}.",
+    ]
+
+
+def _padding_report(pad):
+    lines = [
         "| padding (IEMOCAP-like lengths) | efficiency | mean batch | batches / epoch | target |",
         "|---|---|---|---|---|",
     ]
@@ -717,25 +938,76 @@ def format_report(results):
         p = pad[name]
         figures = f"{p['efficiency']:.3f} | {p['mean_batch_size']:.1f} | {p['batches_per_epoch']:.0f}"
         lines.append(f"| {label} | {figures} | {target} |")
-    lines += [
-        "",
-        f"| inference, 1 x {infer['audio_seconds']:g} s | time (s) | RTF | / bare forward |",
-        "|---|---|---|---|",
-        f"| bare backbone forward | {infer['bare_forward_s']:.4f} | {infer['bare_rtf']:.4f} | 1.000 |",
-    ]
-    for stage in STAGES:
-        i = infer[stage]
-        lines.append(f"| EmotionRecognizer, {stage} | {i['classify_s']:.4f} | {i['rtf']:.4f} | {i['over_bare']:.3f} |")
     d = pad["durations"]
     lines += [
         "",
-        f"Reference: {train['reference']}",
-        f"Memory: {train['stage1']['memory']['method']}.",
         f"Padding: {d['n_utterances']} utterances, {d['distribution']} (sample: mean {d['mean_s']:.2f} s, median "
         f"{d['median_s']:.2f} s, {d['min_s']:.2f}-{d['max_s']:.2f} s), {d['epochs']} epochs; recipe batching: "
         f"{pad['recipe_batching']}.",
     ]
-    return "\n".join(lines)
+    return lines
+
+
+def _inference_report(infer):
+    lines = [
+        f"| inference, 1 x {infer['audio_seconds']:g} s | time (s) | RTF | / bare forward | target |",
+        "|---|---|---|---|---|",
+        f"| bare backbone forward | {infer['bare_forward_s']:.4f} | {infer['bare_rtf']:.4f} | 1.000 | |",
+    ]
+    for name, label, target in (
+        ("stage1", "EmotionRecognizer, stage 1", ""),
+        ("stage2", "EmotionRecognizer, stage 2, LoRA unfolded", ""),
+        ("stage2_folded", "EmotionRecognizer, stage 2 as exported (LoRA folded)", "<= 1.03"),
+    ):
+        i = infer[name]
+        lines.append(f"| {label} | {i['classify_s']:.4f} | {i['rtf']:.4f} | {i['over_bare']:.3f} | {target} |")
+    return lines
+
+
+def _streaming_report(stream):
+    memory = stream["memory"]
+    ratio = "n/a" if memory["larger_over_smaller"] is None else f"{memory['larger_over_smaller']:.2f}"
+    return [
+        f"| streaming {stream['files']} files ({stream['audio_seconds']:.0f} s of audio, {stream['batches']} "
+        f"batches) | time (s) | audio s per s | streamed throughput / this | target |",
+        "|---|---|---|---|---|",
+        f"| iter_predictions (stage 2 as exported) | {stream['streamed_s']:.2f} | "
+        f"{stream['streamed_audio_s_per_s']:.1f} | 1.000 | |",
+        f"| bare backbone, batched forward of the same batches | {stream['bare_batched_s']:.2f} | "
+        f"{stream['audio_seconds'] / stream['bare_batched_s']:.1f} | {stream['throughput_over_bare_batched']:.3f} | "
+        ">= 0.9 |",
+        f"| the same model one file at a time | {stream['one_at_a_time_s']:.2f} | "
+        f"{stream['audio_seconds'] / stream['one_at_a_time_s']:.1f} | {stream['throughput_over_one_at_a_time']:.3f} | "
+        ">= 3 |",
+        "",
+        f"Streaming peak memory above its start: {_mb(memory['step_mb'][0])} for {memory['files'][0]} files, "
+        f"{_mb(memory['step_mb'][1])} for {memory['files'][1]} files of the same durations ({ratio}x)"
+        if memory["step_mb"][0] is not None
+        else f"Streaming peak memory: {memory['method']}",
+        f"Longest file {stream['longest_s']:.1f} s; batches of at most {stream['batching']['batch_size']} files and "
+        f"{stream['batching']['max_batch_seconds']:g} padded seconds (files sorted by duration in windows of "
+        f"{stream['batching']['sort_window']}), {stream['padding_efficiency']:.3f} real samples per padded sample.",
+    ]
+
+
+def _timeline_report(timeline):
+    lines = [
+        f"| emotion_timeline, {timeline['window_s']:g} s windows every {timeline['hop_s']:g} s | windows | time (s) | "
+        "peak memory above start (MB) |",
+        "|---|---|---|---|",
+    ]
+    for recording in timeline["recordings"]:
+        lines.append(
+            f"| {recording['minutes']:g}-minute recording | {recording['windows']} | {recording['seconds']:.1f} | "
+            f"{_mb(recording['memory']['step_mb'])} |"
+        )
+    ratio = timeline["longest_over_shortest"]
+    lines += ["", f"Longest / shortest recording's peak: {'n/a' if ratio is None else f'{ratio:.2f}'} (target <= 1.2)."]
+    return lines
+
+
+def _mb(value):
+    return "n/a" if value is None else f"{value:.0f} MB"
 
 
 def main(argv=None):

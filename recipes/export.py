@@ -5,19 +5,22 @@ The folder loads offline with SpeechBrain's ``foreign_class`` (or ``EmotionRecog
 local path or, once uploaded, from the Hugging Face hub, without this repository, the training run or the
 backbone's hub folder::
 
-    python recipes/export.py --experiment_folder results/stage2/fold1/seed1986 --output_folder exported/fold1
+    python recipes/export.py --experiment_folder results/stage2/fold1/seed1986 --output_folder exported/fold1 \
+        --repo_id your-name/ser-two-stage-fold1 [--push_to_hub]
 
-then (see ``recipes/classify.py``)::
+then (see ``recipes/classify.py``, ``recipes/timeline.py``, ``recipes/upload.py``)::
 
     python recipes/classify.py --model exported/fold1 speech.wav
 
 It holds ``hyperparams.yaml`` (the backbone's Hugging Face config inline, so the architecture is rebuilt
 without the hub), ``custom_interface.py`` (all the inference code: ``recipes/inference_bundle.py``),
-``encoder.ckpt`` (the whole encoder: stage-1 weights plus adapters, one copy), ``heads.ckpt``, the label
-encoders, the CTC tokenizer, ``test_metrics.json`` and a model card (``README.md``). The run is rebuilt from its
-``model_config.json`` and its checkpoint of best validation UA (``custom_modules.handoff.load_trained_run``); a
-stage-2 run also needs its stage-1 folder. An existing ``--output_folder`` is replaced only if it holds an
-earlier export.
+``encoder.ckpt`` (the whole encoder: stage-1 weights plus adapters, one copy, LoRA folded into the q/k/v
+weights unless ``--no_fold_lora``), ``heads.ckpt``, the label encoders, the CTC tokenizer, ``test_metrics.json``
+and a model card (``README.md``, ``recipes/model_card.py``; its code loads from ``--repo_id``). No file names a
+folder of the training machine: ``test_metrics.json`` and the card have them removed, and the export checks
+every file before it is done. The run is rebuilt from its ``model_config.json`` and its checkpoint of best
+validation UA (``custom_modules.handoff.load_trained_run``); a stage-2 run also needs its stage-1 folder. An
+existing ``--output_folder`` is replaced only if it holds an earlier export.
 
 Authors
  * SER two-stage adapters recipe contributors, 2026
@@ -26,8 +29,11 @@ Authors
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
+import tempfile
+import zipfile
 
 import torch
 import yaml
@@ -35,8 +41,9 @@ import yaml
 from custom_modules.constants import SAMPLE_RATE
 from custom_modules.encoder import receptive_field
 from custom_modules.errors import RecipeInputError
-from custom_modules.handoff import load_trained_run
+from custom_modules.handoff import load_trained_run, stage1_folder_of
 from recipes.inference_bundle import write_custom_interface
+from recipes.model_card import DEFAULT_LICENSE, model_card
 
 # Files every export holds: an existing output folder without them is not overwritten.
 EXPORT_MARKERS = ("hyperparams.yaml", "custom_interface.py")
@@ -47,11 +54,18 @@ TEXT_ENCODERS = {
     "label_encoder_style.txt": "style_encoder",
     "tokenizer.txt": "tokenizer",
 }
+# Values of a run's hyperparams.yaml that the model card reports.
+RUN_SETTINGS = ("number_of_epochs", "batch_size", "lr", "seed", "valid_ratio", "data_folder")
+# A Hugging Face hub id (user/name); anything else, or an existing folder, is a local path.
+HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+# An absolute path inside free text (an error message naming a file): from a "/" that starts a word to the
+# next space or quote. Its last component is kept.
+ABSOLUTE_PATH = re.compile(r"(?<![\w<>.~:/-])/(?:[^\s'\"()<>/]+/)*([^\s'\"()<>/]+)")
 
 HYPERPARAMS = """# Speech emotion recognition model exported by recipes/export.py (two-stage adapters recipe).
-# Load it with custom_interface.EmotionRecognizer (foreign_class runs custom_interface.py, whose package
-# {package} provides the classes below). This file and custom_interface.py are code: load model folders only
-# from sources you trust.
+# Load it with custom_interface.EmotionRecognizer: foreign_class runs custom_interface.py, whose package
+# {package} provides the classes below; EmotionRecognizer.from_hparams needs custom_interface.py run first
+# (README.md shows how). This file and custom_interface.py are code: load model folders only from sources you trust.
 
 sample_rate: {sample_rate}
 min_samples: {min_samples}   # the CNN's receptive field: shorter audio cannot be encoded
@@ -135,7 +149,7 @@ def check_folders(experiment_folder, output_folder, allow_unfinished=False):
         )
 
 
-def export_model(experiment_folder, export_folder):
+def export_model(experiment_folder, export_folder, fold_lora=True, repo_id=None, license_id=DEFAULT_LICENSE):
     """Writes the self-contained inference folder of a training run.
 
     Arguments
@@ -144,6 +158,14 @@ def export_model(experiment_folder, export_folder):
         The ``output_folder`` of a finished train_stage1.py or train_stage2.py run.
     export_folder : str
         Folder to create (its previous content is replaced).
+    fold_lora : bool
+        Fold the LoRA updates into the q/k/v weights (``SSLEncoder.fold_lora``): the same predictions, without
+        LoRA's extra matrix products at every call.
+    repo_id : str, optional
+        The Hugging Face repository the model will be uploaded to (``user/name``): the model card's code loads
+        from it.
+    license_id : str
+        The license in the model card's front matter.
 
     Returns
     -------
@@ -151,6 +173,8 @@ def export_model(experiment_folder, export_folder):
         ``export_folder``.
     """
     encoder, heads, config = load_trained_run(experiment_folder)
+    if fold_lora:
+        encoder.fold_lora()
     if os.path.isdir(export_folder):
         shutil.rmtree(export_folder)
     os.makedirs(export_folder)
@@ -167,14 +191,224 @@ def export_model(experiment_folder, export_folder):
         min_samples=receptive_field(encoder.adapted_model),
         ssl_config=_yaml_block({"ssl_config": _without_local_paths(backbone["hf_config"])}),
         preprocessor_config=_yaml_block({"preprocessor_config": backbone["preprocessor_config"]}),
-        encoder_settings=_yaml_block(config["encoder"], indent=4),
+        encoder_settings=_yaml_block(encoder.settings(), indent=4),
         heads_settings=_yaml_block(config["heads"], indent=4),
     )
     with open(os.path.join(export_folder, "hyperparams.yaml"), "w", encoding="utf-8") as handle:
         handle.write(text)
-    _write_model_card(experiment_folder, export_folder, config)
+
+    description = describe_run(experiment_folder, config, encoder.settings())
+    if description["metrics"]:
+        with open(os.path.join(export_folder, "test_metrics.json"), "w", encoding="utf-8") as handle:
+            json.dump(description["metrics"], handle, indent=2)
+    with open(os.path.join(export_folder, "README.md"), "w", encoding="utf-8") as handle:
+        handle.write(model_card(description, repo_id, license_id))
+    check_no_machine_paths(export_folder, description["machine_folders"])
     print(f"Exported {experiment_folder} to {export_folder}")
     return export_folder
+
+
+def describe_run(experiment_folder, config, encoder_settings):
+    """What the model card says about a run, with every path of the training machine removed.
+
+    Arguments
+    ---------
+    experiment_folder : str
+    config : dict
+        The run's ``model_config.json``.
+    encoder_settings : dict
+        The exported encoder's settings (``lora_folded`` after folding).
+
+    Returns
+    -------
+    dict
+        ``title``, ``summary``, ``backbone`` (``name``, ``hub_id`` or None, ``model_type``, ``layers``,
+        ``hidden_size``), ``encoder``, ``heads``, ``metrics`` (its ``test_metrics.json``, paths removed; empty
+        for an unfinished run), ``settings``, ``run`` (``RUN_SETTINGS`` of its yaml), ``stage1`` (for stage 2:
+        the stage-1 run's ``run`` and ``metrics``; else None) and ``machine_folders`` (what was removed).
+    """
+    stage1_folder = stage1_folder_of(experiment_folder, config)
+    run = _run_settings(experiment_folder)
+    stage1 = None
+    if stage1_folder:
+        stage1 = {"run": _run_settings(stage1_folder), "metrics": _read_metrics(stage1_folder)}
+        stage1["settings"] = stage1["run"]
+    source = config["backbone"]["source"]
+    local_backbone = is_local_path(source)
+    folders = machine_folders(
+        {
+            experiment_folder: "<training run>",
+            stage1_folder: "<stage-1 run>",
+            run.pop("data_folder", None): "<data_folder>",
+            (stage1 or {}).get("run", {}).pop("data_folder", None): "<data_folder>",
+            source if local_backbone else None: backbone_label(source),
+        }
+    )
+    metrics = without_machine_paths(_read_metrics(experiment_folder), folders)
+    if stage1:
+        stage1["metrics"] = without_machine_paths(stage1["metrics"], folders)
+    for recorded in (metrics, (stage1 or {}).get("metrics", {})):
+        if "wav2vec2_hub" in recorded.get("settings", {}):
+            # Written at training time: the backbone's folder then, which may have moved since.
+            recorded["settings"]["wav2vec2_hub"] = backbone_label(recorded["settings"]["wav2vec2_hub"])
+    hf_config = config["backbone"]["hf_config"]
+    name = f"a local folder `{os.path.basename(os.path.normpath(source))}`" if local_backbone else f"`{source}`"
+    settings = dict(metrics.get("settings", {}))
+    settings["trainable_parameters"] = metrics.get("parameters", {}).get("trainable")
+    session = metrics.get("test_session")
+    two_stage = stage1_folder is not None
+    kind = "stage 2 of the two-stage method" if two_stage else "a single-stage model (the method's stage 1 form)"
+    title = (
+        "Speech emotion recognition with two-stage adapter finetuning"
+        if two_stage
+        else ("Speech emotion recognition with multi-task finetuning")
+    )
+    title += f" ({hf_config['model_type']}, IEMOCAP" + (f" session {session} held out)" if session else ")")
+    return {
+        "title": title,
+        "summary": f"{kind}"
+        + (f", leave-one-session-out fold {session} (session {session} held out)." if session else "."),
+        "backbone": {
+            "name": name,
+            "hub_id": None if local_backbone else source,
+            "model_type": hf_config["model_type"],
+            "layers": hf_config.get("num_hidden_layers"),
+            "hidden_size": hf_config.get("hidden_size"),
+        },
+        "encoder": encoder_settings,
+        "heads": config["heads"],
+        "metrics": metrics,
+        "settings": settings,
+        "run": run,
+        "stage1": stage1,
+        # What must not appear anywhere in the export: the folders above, and the machine's home and temp roots.
+        "machine_folders": machine_folders(
+            {**dict.fromkeys(folders), os.path.expanduser("~"): None, tempfile.gettempdir(): None}
+        ),
+    }
+
+
+def is_local_path(source):
+    """Whether a ``wav2vec2_hub`` value names a local folder rather than a Hugging Face hub id.
+
+    Example
+    -------
+    >>> is_local_path("facebook/wav2vec2-xls-r-300m"), is_local_path("/data/models/xlsr"), is_local_path("a/b/c")
+    (False, True, True)
+    """
+    return os.path.isabs(source) or os.path.exists(source) or not HUB_ID.match(source)
+
+
+def backbone_label(source):
+    """A backbone's name for the card and the exported metrics: a hub id as it is, a local folder by its last
+    component only.
+
+    Example
+    -------
+    >>> backbone_label("facebook/wav2vec2-xls-r-300m"), backbone_label("/home/me/models/xlsr/")
+    ('facebook/wav2vec2-xls-r-300m', '<local folder>/xlsr')
+    """
+    return f"<local folder>/{os.path.basename(os.path.normpath(source))}" if is_local_path(source) else source
+
+
+def machine_folders(placeholders):
+    """Folders of the training machine -> what replaces them, each also under its resolved path, longest first
+    (a folder inside another is replaced before it). Empty or root entries are dropped.
+
+    Example
+    -------
+    >>> machine_folders({"/data/run": "<run>", "/data": "<data>", None: "<none>", "/": "<root>"})
+    {'/data/run': '<run>', '/data': '<data>'}
+    """
+    found = {}
+    for folder, placeholder in placeholders.items():
+        if not folder:
+            continue
+        for variant in {os.path.normpath(os.path.abspath(folder)), os.path.realpath(folder)}:
+            if variant != os.sep:
+                found.setdefault(variant, placeholder)
+    return dict(sorted(found.items(), key=lambda item: -len(item[0])))
+
+
+def without_machine_paths(value, folders):
+    """A JSON value with every path of the training machine removed from its strings: the known ``folders``
+    become their placeholders, any other absolute path (in the machine's temp or home folder, or anywhere) its
+    last component after ``<path>/``.
+
+    Arguments
+    ---------
+    value : dict, list, str or number
+    folders : dict
+        Folder -> placeholder (``machine_folders``).
+
+    Returns
+    -------
+    The same structure.
+
+    Example
+    -------
+    >>> without_machine_paths({"why": ["unreadable: Error opening '/data/S1/a.wav'", "at /srv/x/b.wav"]},
+    ...                       {"/data": "<data_folder>"})
+    {'why': ["unreadable: Error opening '<data_folder>/S1/a.wav'", 'at <path>/b.wav']}
+    """
+    if isinstance(value, dict):
+        return {key: without_machine_paths(item, folders) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_machine_paths(item, folders) for item in value]
+    if not isinstance(value, str):
+        return value
+    for folder, placeholder in folders.items():
+        value = value.replace(folder, placeholder)
+    return ABSOLUTE_PATH.sub(lambda match: f"<path>/{match.group(1)}", value)
+
+
+def check_no_machine_paths(export_folder, folders):
+    """Raises ``ExportError`` if a file of the export names a folder of the training machine.
+
+    Text files are searched whole; a checkpoint (a zip written by ``torch.save``) by its member names and its
+    pickled structure, not the tensors' bytes, where a short path could occur by chance.
+    """
+    for name in sorted(os.listdir(export_folder)):
+        path = os.path.join(export_folder, name)
+        if not os.path.isfile(path):
+            continue
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                members = archive.namelist()
+                data = "\n".join(members).encode() + b"".join(
+                    archive.read(member) for member in members if member.endswith(".pkl")
+                )
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        for folder in folders:
+            if folder.encode() in data:
+                raise ExportError(f"{path} names {folder}, a folder of the training machine: please report this.")
+
+
+def _run_settings(run_folder):
+    """``RUN_SETTINGS`` from a run's hyperparams.yaml (plain values; SpeechBrain's tags are skipped)."""
+    path = os.path.join(run_folder, "hyperparams.yaml")
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        values = yaml.load(handle, Loader=_PlainValues) or {}
+    return {key: values[key] for key in RUN_SETTINGS if isinstance(values.get(key), str | int | float)}
+
+
+class _PlainValues(yaml.SafeLoader):
+    """Reads a hyperpyyaml file's plain values; ``!new:``, ``!ref`` and the like become None."""
+
+
+_PlainValues.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def _read_metrics(run_folder):
+    path = os.path.join(run_folder, "test_metrics.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 def _without_local_paths(hf_config):
@@ -188,43 +422,6 @@ def _yaml_block(mapping, indent=0):
     return "".join(" " * indent + line + "\n" for line in text.splitlines())
 
 
-def _write_model_card(experiment_folder, export_folder, config):
-    metrics_path = os.path.join(experiment_folder, "test_metrics.json")
-    metrics = {}
-    if os.path.isfile(metrics_path):
-        with open(metrics_path, encoding="utf-8") as handle:
-            metrics = json.load(handle)
-        with open(os.path.join(export_folder, "test_metrics.json"), "w", encoding="utf-8") as handle:
-            json.dump(metrics, handle, indent=2)
-    settings = metrics.get("settings", {})
-    lines = [
-        "# Speech emotion recognition (two-stage adapters recipe)",
-        "",
-        f"Backbone `{config['backbone']['source']}`, finetune `{config['encoder']['finetune']}`, auxiliary tasks "
-        f"{config['heads']['aux_tasks']}, fusion {config['heads']['fusion']}, SCL `{settings.get('scl') or 'none'}`.",
-        "",
-    ]
-    if metrics:
-        lines.append(
-            f"Test session {metrics.get('test_session')}: UA {metrics['UA']:.2f}, WA {metrics['WA']:.2f}"
-            + (f", WER {metrics['WER']:.2f}" if "WER" in metrics else "")
-            + f" (checkpoint of epoch {metrics.get('epoch')})."
-        )
-    lines += [
-        "",
-        "```python",
-        "from speechbrain.inference.interfaces import foreign_class",
-        'model = foreign_class(source="<this folder>", pymodule_file="custom_interface.py",',
-        '                      classname="EmotionRecognizer")',
-        'out_prob, score, index, text_lab = model.classify_file("speech.wav")',
-        "```",
-        "",
-        "`hyperparams.yaml` and `custom_interface.py` are code: load model folders only from sources you trust.",
-    ]
-    with open(os.path.join(export_folder, "README.md"), "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--experiment_folder", required=True, help="output_folder of a finished training run")
@@ -234,15 +431,50 @@ def main(argv=None):
         action="store_true",
         help="export a run without test_metrics.json (its best checkpoint so far)",
     )
+    parser.add_argument(
+        "--no_fold_lora",
+        dest="fold_lora",
+        action="store_false",
+        help="keep LoRA as separate low-rank layers (default: fold its update into the q/k/v weights, which gives "
+        "the same predictions faster)",
+    )
+    parser.add_argument(
+        "--repo_id",
+        default=None,
+        help="Hugging Face repository the model will be uploaded to (user/name): the model card's code loads from it",
+    )
+    parser.add_argument(
+        "--license", default=DEFAULT_LICENSE, help=f"the model card's license (default: {DEFAULT_LICENSE})"
+    )
+    parser.add_argument(
+        "--push_to_hub",
+        action="store_true",
+        help="upload the exported folder to --repo_id afterwards (recipes/upload.py; needs a Hugging Face token)",
+    )
+    parser.add_argument("--private", action="store_true", help="with --push_to_hub: create a private repository")
     args = parser.parse_args(argv)
+    if args.push_to_hub and not args.repo_id:
+        parser.error("--push_to_hub needs --repo_id user/name.")
+    if args.repo_id and not HUB_ID.match(args.repo_id):
+        parser.error(f"--repo_id {args.repo_id} is not a Hugging Face repository id (user/name).")
     try:
         check_folders(args.experiment_folder, args.output_folder, args.allow_unfinished)
-        export_model(args.experiment_folder, args.output_folder)
+        export_model(
+            args.experiment_folder,
+            args.output_folder,
+            fold_lora=args.fold_lora,
+            repo_id=args.repo_id,
+            license_id=args.license,
+        )
     except RecipeInputError as error:
         # ExportError, and the hand-off's messages (a run without model_config.json or checkpoints, a stage-2 run
         # whose stage-1 folder is gone) name the missing file and the fix.
         print(f"export.py: error: cannot export {args.experiment_folder}: {error}", file=sys.stderr)
         return 1
+    if args.push_to_hub:
+        from recipes.upload import main as upload
+
+        return upload(["--model", args.output_folder, "--repo_id", args.repo_id] + ["--private"] * args.private)
     return 0
 
 

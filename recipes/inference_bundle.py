@@ -27,7 +27,16 @@ PACKAGE = "custom_modules"
 PACKAGE_DIR = os.path.dirname(os.path.abspath(custom_modules.__file__))
 BUNDLE_PREFIX = "ser_model_"
 # What inference imports: the interface, the model classes hyperparams.yaml builds, and their own imports.
-INFERENCE_MODULES = ("interface", "encoder", "adapters", "heads", "feature_cache", "constants", "errors")
+INFERENCE_MODULES = (
+    "interface",
+    "encoder",
+    "adapters",
+    "heads",
+    "feature_cache",
+    "constants",
+    "errors",
+    "streaming",
+)
 ENTRY_MODULE = "interface"
 
 

@@ -1,14 +1,19 @@
-"""Shared fixtures: a tiny random wav2vec 2.0 folder, a generated IEMOCAP-format corpus, and trained runs of
-both stages on it, each built once per test session and reused."""
+"""Shared fixtures: a tiny random wav2vec 2.0 folder, a generated IEMOCAP-format corpus, trained runs of both
+stages on it, their exported model folders and those folders loaded, each built once per test session and reused;
+and the helpers the inference tests share."""
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 
+from custom_modules.handoff import MODEL_CONFIG_FILE
 from recipes.demo import DEFAULT_EPOCHS, TINY_BACKBONE_OVERRIDES
 from synthetic.backbones import build_backbone
 
@@ -17,6 +22,14 @@ TEST_SESSION = "2"
 # The tiny backbone's overrides of the demo (everything else is the recipe's yaml as users run it).
 FAST_TRAINING = TINY_BACKBONE_OVERRIDES
 STAGE1_EPOCHS = STAGE2_EPOCHS = str(DEFAULT_EPOCHS)
+STAGES = ("stage1", "stage2")
+N_HELD_OUT = 6
+# The Hugging Face repository the stage-2 export is made for (its model card loads from it); stage 1's card keeps
+# the placeholder.
+STAGE2_REPO_ID = "test-user/ser-two-stage-fold2"
+# One intra-op thread, here and in the commands run: on a shared 2-core machine torch's two threads wait for
+# each other whenever the other core is busy (the tiny model ran 80x slower with 2 threads than with 1 there).
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
 
 def run_recipe(*args, env=None, timeout=900):
@@ -34,6 +47,18 @@ def run_recipe(*args, env=None, timeout=900):
             f"{' '.join(map(str, args))} failed ({done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-6000:]}"
         )
     return done
+
+
+def run_command(*args, cwd=REPO, env=None):
+    """Runs ``python <args>`` with one torch thread and returns the finished process, whatever its exit status."""
+    return subprocess.run(
+        [sys.executable, *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**(env or os.environ), **ONE_THREAD},
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -130,3 +155,92 @@ def stage2_run(generated_corpus, tiny_backbone, stage1_run, tmp_path_factory):
     output = str(tmp_path_factory.mktemp("runs") / "stage2")
     run_recipe(*stage2_command(generated_corpus[0], tiny_backbone, stage1_run, output))
     return output
+
+
+@pytest.fixture(scope="session")
+def held_out_files(stage2_run):
+    """Test-session wav files of the generated corpus (never trained on), short and long ones."""
+    with open(os.path.join(stage2_run, "manifests", "test.json"), encoding="utf-8") as handle:
+        manifest = json.load(handle)
+    by_duration = sorted(manifest.values(), key=lambda entry: (entry["duration"], entry["wav"]))
+    step = len(by_duration) // N_HELD_OUT
+    return [entry["wav"] for entry in by_duration[::step][:N_HELD_OUT]]
+
+
+@pytest.fixture(scope="session")
+def exported(stage1_run, stage2_run, tiny_backbone, tmp_path_factory):
+    """Both runs exported by ``recipes/export.py`` (LoRA folded, the default; stage 2 for ``STAGE2_REPO_ID``)
+    from moved copies of the runs and the backbone, the copies deleted afterwards: nothing the export wrote can
+    lean on a training-time path.
+
+    Returns ``{"stage1": folder, "stage2": folder, "gone": [deleted paths]}``.
+    """
+    root = tmp_path_factory.mktemp("export")
+    moved = {
+        stage1_run: root / "moved" / "stage1",
+        stage2_run: root / "moved" / "stage2",
+        tiny_backbone: root / "moved" / "backbone",
+    }
+    for original, copy in moved.items():
+        shutil.copytree(original, copy)
+    for stage in STAGES:
+        # What a user does after moving runs apart: the paths inside their files follow them.
+        for name in ("hyperparams.yaml", MODEL_CONFIG_FILE):
+            file = root / "moved" / stage / name
+            text = file.read_text(encoding="utf-8")
+            for original in sorted(moved, key=len, reverse=True):
+                text = text.replace(original, str(moved[original]))
+            file.write_text(text, encoding="utf-8")
+    config_file = root / "moved" / "stage2" / MODEL_CONFIG_FILE
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config["stage1_folder"] = os.path.join("..", "stage1")
+    config_file.write_text(json.dumps(config), encoding="utf-8")
+    folders, run_of = {}, dict(zip(STAGES, (stage1_run, stage2_run)))
+    for stage in STAGES:
+        folders[stage] = str(root / f"exported_{stage}")
+        repo = ["--repo_id", STAGE2_REPO_ID] if stage == "stage2" else []
+        run_recipe(
+            "recipes/export.py", "--experiment_folder", moved[run_of[stage]], "--output_folder", folders[stage], *repo,
+            env=ONE_THREAD,
+        )  # fmt: skip
+    shutil.rmtree(root / "moved")
+    return {**folders, "gone": [str(path) for path in moved.values()]}
+
+
+@pytest.fixture(scope="session")
+def recognizers(exported):
+    """Both exported models loaded in this process with ``foreign_class`` (sys.path restored afterwards)."""
+    from speechbrain.inference.interfaces import foreign_class
+
+    saved_path = list(sys.path)
+    try:
+        return {
+            stage: foreign_class(
+                source=exported[stage], pymodule_file="custom_interface.py", classname="EmotionRecognizer"
+            )
+            for stage in STAGES
+        }
+    finally:
+        sys.path[:] = saved_path
+
+
+def audio_input_error(recognizer):
+    """The ``AudioInputError`` class of a loaded model: its own bundled copy (custom_interface.py), not ours."""
+    return sys.modules[type(recognizer).__module__].AudioInputError
+
+
+def assert_same_predictions(got, expected, atol):
+    """Two ``predict_files`` results agree: the same labels and transcript, probabilities within ``atol``."""
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        if key.endswith("_probs"):
+            assert got[key].keys() == value.keys()
+            assert list(got[key].values()) == pytest.approx(list(value.values()), abs=atol), (got["file"], key)
+        elif key != "file":
+            assert got[key] == value, (got["file"], key)
+
+
+def write_float_wav(path, signal, sample_rate):
+    """Writes a float32 wav (no 16-bit rounding between the variants a test compares)."""
+    soundfile.write(str(path), np.asarray(signal, dtype=np.float32), sample_rate, subtype="FLOAT")
+    return str(path)

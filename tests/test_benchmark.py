@@ -12,12 +12,15 @@ import statistics
 import numpy as np
 import pytest
 
+from custom_modules.streaming import sliding_windows
 from recipes import benchmark
 from tests.conftest import run_recipe
 
 STAGES = ("stage1", "stage2")
 REPEATS = 2
 PADDING_UTTERANCES = 300
+STREAMING_FILES = 6
+TIMELINE_MINUTES = (0.1, 0.3)
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +47,14 @@ def benchmark_run(tiny_backbone, tmp_path_factory):
         str(PADDING_UTTERANCES),
         "--padding_epochs",
         "1",
+        "--sections",
+        *benchmark.SECTIONS,
+        "--streaming_files",
+        str(STREAMING_FILES),
+        "--streaming_scale",
+        "2",
+        "--timeline_minutes",
+        *map(str, TIMELINE_MINUTES),
         "--output_json",
         output_json,
         timeout=300,
@@ -65,8 +76,14 @@ def assert_ratio(ratio, numerator, denominator):
 
 def test_benchmark_writes_json_and_prints_every_table(benchmark_run):
     report, results = benchmark_run
-    assert set(results) == {"settings", "training", "padding", "inference"}
-    for heading in ("| training step |", "| padding (IEMOCAP-like lengths) |", "| inference, 1 x 1.5 s |"):
+    assert set(results) == {"settings", *benchmark.SECTIONS}
+    for heading in (
+        "| training step |",
+        "| padding (IEMOCAP-like lengths) |",
+        "| inference, 1 x 1.5 s |",
+        f"| streaming {STREAMING_FILES} files (",
+        "| emotion_timeline, 3 s windows every 1 s |",
+    ):
         assert heading in report
     assert "Wrote " in report
     settings = results["settings"]
@@ -136,11 +153,40 @@ def test_inference_rtf_is_consistent_with_the_reported_times(benchmark_run):
     assert inference["audio_seconds"] == 1.5
     assert_ratio(inference["bare_rtf"], inference["bare_forward_s"], inference["audio_seconds"])
     assert inference["bare_forward_s"] == pytest.approx(statistics.median(inference["bare_forward_times_s"]))
-    for stage in STAGES:
+    for stage in (*STAGES, "stage2_folded"):
         figures = inference[stage]
         assert figures["classify_s"] == pytest.approx(statistics.median(figures["classify_times_s"]))
         assert_ratio(figures["rtf"], figures["classify_s"], inference["audio_seconds"])
         assert_ratio(figures["over_bare"], figures["classify_times_s"], inference["bare_forward_times_s"])
+
+
+def test_streaming_figures_compare_the_same_batches_and_report_memory_for_both_file_counts(benchmark_run):
+    stream = benchmark_run[1]["streaming"]
+    assert stream["files"] == STREAMING_FILES and 1 <= stream["batches"] <= STREAMING_FILES
+    assert 0 < stream["padding_efficiency"] <= 1 and stream["batching"]["sort_window"] == STREAMING_FILES
+    for key in ("streamed_s", "bare_batched_s", "one_at_a_time_s"):
+        assert stream[key] > 0 and math.isfinite(stream[key])
+    assert_ratio(stream["throughput_over_bare_batched"], stream["bare_batched_s"], stream["streamed_s"])
+    assert_ratio(stream["throughput_over_one_at_a_time"], stream["one_at_a_time_s"], stream["streamed_s"])
+    assert_ratio(stream["streamed_audio_s_per_s"], stream["audio_seconds"], stream["streamed_s"])
+    memory = stream["memory"]
+    assert memory["files"] == [STREAMING_FILES, 2 * STREAMING_FILES] and memory["method"]
+    assert all(value >= 0 for value in memory["step_mb"])
+    if min(memory["step_mb"]) > 0:
+        assert_ratio(memory["larger_over_smaller"], memory["step_mb"][1], memory["step_mb"][0])
+
+
+def test_timeline_figures_cover_each_recording_length(benchmark_run):
+    timeline = benchmark_run[1]["timeline"]
+    assert (timeline["window_s"], timeline["hop_s"]) == (3.0, 1.0)
+    recordings = timeline["recordings"]
+    assert [recording["minutes"] for recording in recordings] == list(TIMELINE_MINUTES)
+    for recording in recordings:
+        assert recording["windows"] == len(list(sliding_windows(60 * recording["minutes"], 3.0, 1.0)))
+        assert recording["seconds"] > 0 and recording["memory"]["step_mb"] >= 0
+    peaks = [recording["memory"]["step_mb"] for recording in recordings]
+    if peaks[0] > 0:
+        assert_ratio(timeline["longest_over_shortest"], peaks[-1], peaks[0])
 
 
 def test_iemocap_like_durations_have_the_corpus_median_mean_and_range():

@@ -276,3 +276,26 @@ def test_stage1_encoder_of_every_backbone_family_loads_bit_identical_under_the_a
     assert torch.equal(stage2(wavs, lens)[0], stage1(wavs, lens)[0]), (
         "fresh adapters must leave the stage-1 encoder as it was"
     )
+
+
+def test_folded_lora_encoder_computes_the_adapted_encoder_and_reloads_as_lora_folded(family_lobe, tmp_path):
+    """Folding LoRA into q/k/v (what export does) keeps every family's output and leaves no LoRA module; an
+    encoder built with ``lora_folded: True`` (the exported yaml) takes the folded weights strictly."""
+    adapted = perturbed(SSLEncoder(family_lobe(), finetune="adapters", **ADAPTER_SETTINGS)).eval()
+    wavs, lens = _waveforms()
+    with torch.no_grad():
+        expected, _ = adapted(wavs, lens)
+        assert adapted.fold_lora() == 3 * adapted.adapted_model.model.config.num_hidden_layers
+        folded, _ = adapted(wavs, lens)
+    assert adapted.lora_folded and adapted.settings()["lora_folded"]
+    assert (folded - expected).abs().max() < 1e-5
+    state = adapted.state_dict()
+    assert not any("pretrained_module" in key or "attention" in key and "adapter_" in key for key in state)
+    assert any(re.search(r"attention\.q_proj\.weight$", key) for key in state)
+    torch.save(state, tmp_path / "encoder.ckpt")
+
+    rebuilt = SSLEncoder(family_lobe(), finetune="adapters", lora_folded=True, **ADAPTER_SETTINGS).eval()
+    assert not any(type(m).__name__ == "MergedWeightLoRA" for m in rebuilt.modules())
+    rebuilt.parameter_transfer(tmp_path / "encoder.ckpt")
+    with torch.no_grad():
+        assert torch.equal(rebuilt(wavs, lens)[0], folded)

@@ -9,8 +9,8 @@ reported by name; the export and classify command lines behave as documented.
 import json
 import os
 import shutil
-import subprocess
-import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -20,17 +20,24 @@ import torch
 from scipy.signal import filtfilt, firwin, resample_poly
 from speechbrain.dataio.encoder import CTCTextEncoder
 from speechbrain.decoders import ctc_greedy_decode
-from speechbrain.inference.interfaces import foreign_class
 
 from custom_modules.constants import BLANK_INDEX, EMOTIONS, TASK_LABELS
 from custom_modules.data import read_mono_audio
-from custom_modules.handoff import MODEL_CONFIG_FILE, load_trained_run
-from tests.conftest import REPO, run_recipe
+from custom_modules.handoff import load_trained_run
+from recipes import export
+from tests import hub_cache
+from tests.conftest import (
+    REPO,
+    STAGES,
+    assert_same_predictions,
+    audio_input_error,
+    run_command,
+    write_float_wav,
+)
 
-STAGES = ("stage1", "stage2")
-N_HELD_OUT = 6
-# The exported and the training-time model run the same float32 operations on the same samples, so their
-# outputs are equal; the tolerance only leaves room for a kernel choosing another summation order.
+# The exported and the training-time model run the same float32 operations on the same samples, except that
+# the export folds LoRA into the q/k/v weights (one product instead of three, the same sum in another order): the
+# tolerance leaves room for that rounding and for a kernel choosing another summation order.
 EXACT = 1e-5
 
 # Runs in a fresh interpreter whose cwd is a temporary folder and whose sys.path holds neither the repository
@@ -96,81 +103,12 @@ with open(report_file, "w", encoding="utf-8") as handle:
 """
 
 
-# One intra-op thread, here and in the commands run: on a shared 2-core machine torch's two threads wait for
-# each other whenever the other core is busy (the tiny model ran 80x slower with 2 threads than with 1 there).
-ONE_THREAD = {"OMP_NUM_THREADS": "1"}
-
-
-def run_command(*args, cwd=REPO, env=None):
-    """Runs ``python <args>`` and returns the finished process, whatever its exit status."""
-    return subprocess.run(
-        [sys.executable, *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**(env or os.environ), **ONE_THREAD},
-        timeout=600,
-    )
-
-
 @pytest.fixture(scope="module", autouse=True)
 def one_torch_thread():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def held_out_files(stage2_run):
-    """Test-session wav files of the generated corpus (never trained on), short and long ones."""
-    with open(os.path.join(stage2_run, "manifests", "test.json"), encoding="utf-8") as handle:
-        manifest = json.load(handle)
-    by_duration = sorted(manifest.values(), key=lambda entry: (entry["duration"], entry["wav"]))
-    step = len(by_duration) // N_HELD_OUT
-    return [entry["wav"] for entry in by_duration[::step][:N_HELD_OUT]]
-
-
-@pytest.fixture(scope="module")
-def exported(stage1_run, stage2_run, tiny_backbone, tmp_path_factory):
-    """Both runs exported by ``recipes/export.py`` from moved copies of the runs and the backbone, the copies
-    deleted afterwards: nothing the export wrote can lean on a training-time path.
-
-    Returns ``{"stage1": folder, "stage2": folder, "gone": [deleted paths]}``.
-    """
-    root = tmp_path_factory.mktemp("export")
-    moved = {
-        stage1_run: root / "moved" / "stage1",
-        stage2_run: root / "moved" / "stage2",
-        tiny_backbone: root / "moved" / "backbone",
-    }
-    for original, copy in moved.items():
-        shutil.copytree(original, copy)
-    for stage in STAGES:
-        # What a user does after moving runs apart: the paths inside their files follow them.
-        for name in ("hyperparams.yaml", MODEL_CONFIG_FILE):
-            file = root / "moved" / stage / name
-            text = file.read_text(encoding="utf-8")
-            for original in sorted(moved, key=len, reverse=True):
-                text = text.replace(original, str(moved[original]))
-            file.write_text(text, encoding="utf-8")
-    config_file = root / "moved" / "stage2" / MODEL_CONFIG_FILE
-    config = json.loads(config_file.read_text(encoding="utf-8"))
-    config["stage1_folder"] = os.path.join("..", "stage1")
-    config_file.write_text(json.dumps(config), encoding="utf-8")
-    folders, run_of = {}, dict(zip(STAGES, (stage1_run, stage2_run)))
-    for stage in STAGES:
-        folders[stage] = str(root / f"exported_{stage}")
-        run_recipe(
-            "recipes/export.py",
-            "--experiment_folder",
-            moved[run_of[stage]],
-            "--output_folder",
-            folders[stage],
-            env=ONE_THREAD,
-        )
-    shutil.rmtree(root / "moved")
-    return {**folders, "gone": [str(path) for path in moved.values()]}
 
 
 @pytest.fixture(scope="module")
@@ -194,70 +132,72 @@ def training_time_outputs(stage1_run, stage2_run, held_out_files):
     return outputs
 
 
-@pytest.fixture(scope="module")
-def recognizers(exported):
-    """Both exported models loaded in this process with ``foreign_class`` (sys.path restored afterwards)."""
-    saved_path = list(sys.path)
-    try:
-        return {
-            stage: foreign_class(
-                source=exported[stage], pymodule_file="custom_interface.py", classname="EmotionRecognizer"
-            )
-            for stage in STAGES
-        }
-    finally:
-        sys.path[:] = saved_path
-
-
-def audio_input_error(recognizer):
-    """The ``AudioInputError`` class of a loaded model: its own bundled copy (custom_interface.py), not ours."""
-    return sys.modules[type(recognizer).__module__].AudioInputError
-
-
-def assert_same_predictions(got, expected, atol):
-    """Two ``predict_files`` results agree: the same labels and transcript, probabilities within ``atol``."""
-    assert got.keys() == expected.keys()
-    for key, value in expected.items():
-        if key.endswith("_probs"):
-            assert got[key].keys() == value.keys()
-            assert list(got[key].values()) == pytest.approx(list(value.values()), abs=atol), (got["file"], key)
-        elif key != "file":
-            assert got[key] == value, (got["file"], key)
-
-
-def write_float_wav(path, signal, sample_rate):
-    """Writes a float32 wav (no 16-bit rounding between the variants a test compares)."""
-    soundfile.write(str(path), np.asarray(signal, dtype=np.float32), sample_rate, subtype="FLOAT")
-    return str(path)
-
-
 # ---- the exported folder --------------------------------------------------------------------------------
 
 
-def test_exported_folder_holds_the_model_and_no_path_of_the_training_run(exported, stage1_run, stage2_run):
-    run_paths = [stage1_run, stage2_run] + [path for path in exported["gone"] if not path.endswith("backbone")]
+EXPORT_FILES = {
+    "README.md",
+    "custom_interface.py",
+    "hyperparams.yaml",
+    "encoder.ckpt",
+    "heads.ckpt",
+    "label_encoder.ckpt",
+    "gender_encoder.ckpt",
+    "style_encoder.ckpt",
+    "tokenizer.ckpt",
+    "test_metrics.json",
+}
+
+
+def searchable_bytes(path):
+    """A file's bytes; for a checkpoint (a torch.save zip) its member names and pickled structure, where a path
+    would be, not the tensor data, where a few bytes can spell anything."""
+    if not zipfile.is_zipfile(path):
+        return Path(path).read_bytes()
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        return "\n".join(names).encode() + b"".join(archive.read(n) for n in names if n.endswith(".pkl"))
+
+
+def test_exported_folder_holds_the_model_and_no_path_of_the_training_machine(
+    exported, stage1_run, stage2_run, tiny_backbone, generated_corpus
+):
+    machine = [stage1_run, stage2_run, tiny_backbone, generated_corpus[0], *exported["gone"], str(REPO)]
+    machine += [tempfile.gettempdir(), os.path.expanduser("~")]
+    machine = {variant for path in machine for variant in (path, os.path.realpath(path))}
     for stage in STAGES:
         folder = Path(exported[stage])
-        for name in (
-            "hyperparams.yaml",
-            "custom_interface.py",
-            "encoder.ckpt",
-            "heads.ckpt",
-            "label_encoder.ckpt",
-            "gender_encoder.ckpt",
-            "style_encoder.ckpt",
-            "tokenizer.ckpt",
-        ):
-            assert (folder / name).is_file(), f"{stage} export lacks {name}"
+        # The bytecode a local load leaves beside custom_interface.py is not the export's (nor uploaded).
+        assert set(hub_cache.folder_files(folder)) == EXPORT_FILES, stage
         assert not (folder / "custom_modules").exists(), (
             "the training package is not shipped: custom_interface.py carries the inference code"
         )
-        # README.md (the model card) may say where the model came from; what loading reads may not.
-        for file in [folder / "hyperparams.yaml", folder / "custom_interface.py"]:
-            text = file.read_text(encoding="utf-8")
-            for path in run_paths:
-                assert path not in text, f"{file} refers to the training run {path}"
+        for name in EXPORT_FILES:
+            data = searchable_bytes(folder / name)
+            for path in machine:
+                assert path.encode() not in data, f"{stage}/{name} names {path}, a folder of the training machine"
+        metrics = json.loads((folder / "test_metrics.json").read_text(encoding="utf-8"))
+        # The backbone as training recorded it, by its folder's name only.
+        assert metrics["settings"]["wav2vec2_hub"] == f"<local folder>/{os.path.basename(tiny_backbone)}"
+        assert metrics["UA"] > 0 and metrics["confusion_matrix"], "the figures stay"
     assert all(not os.path.exists(path) for path in exported["gone"]), "the exported runs and backbone are deleted"
+
+
+def test_machine_paths_in_free_text_are_removed_and_an_export_that_would_keep_one_is_refused(tmp_path):
+    folders = export.machine_folders({"/data/corpus": "<data_folder>", "/home/me/runs/fold1": "<training run>"})
+    reasons = {
+        "Ses01F_impro01_F000": "unreadable wav: Error opening '/data/corpus/Session1/a.wav': File contains data",
+        "Ses01F_impro01_M000": "missing wav at /mnt/other/Ses01F_impro01_M000.wav (moved?)",
+    }
+    cleaned = export.without_machine_paths({"left_out_reasons": {"test": reasons}, "UA / WA": 1.5}, folders)
+    assert cleaned["left_out_reasons"]["test"] == {
+        "Ses01F_impro01_F000": "unreadable wav: Error opening '<data_folder>/Session1/a.wav': File contains data",
+        "Ses01F_impro01_M000": "missing wav at <path>/Ses01F_impro01_M000.wav (moved?)",
+    }
+    assert cleaned["UA / WA"] == 1.5
+    (tmp_path / "notes.json").write_text('{"log": "/home/me/runs/fold1/log.txt"}', encoding="utf-8")
+    with pytest.raises(export.ExportError, match="/home/me/runs/fold1"):
+        export.check_no_machine_paths(str(tmp_path), folders)
 
 
 def test_exported_models_load_offline_without_the_repository_and_predict_as_the_training_time_model(
@@ -282,7 +222,8 @@ def test_exported_models_load_offline_without_the_repository_and_predict_as_the_
             for index, path in enumerate(held_out_files):
                 reference = expected[index]
                 out_prob = torch.tensor(loaded["out_prob"][index])
-                assert torch.allclose(out_prob, reference["emo"], rtol=0, atol=EXACT), (stage, way, path)
+                expected_prob = reference["emo"].exp()
+                assert torch.allclose(out_prob, expected_prob, rtol=0, atol=EXACT), (stage, way, path)
                 assert loaded["text_lab"][index] == EMOTIONS[int(reference["emo"].argmax())]
                 prediction = loaded["predictions"][index]
                 assert prediction["file"] == path and prediction["emotion"] == loaded["text_lab"][index]
@@ -312,10 +253,18 @@ def test_classify_batch_returns_encoder_classifier_outputs(recognizers, held_out
 
     out_prob, score, index, text_lab = recognizer.classify_batch(batch, wav_lens)
     assert out_prob.shape == (3, len(EMOTIONS)) and out_prob.dtype == torch.float32
-    assert torch.allclose(out_prob.exp().sum(dim=-1), torch.ones(3), atol=1e-5), "log posteriors"
-    assert score.shape == (3,) and torch.equal(score, out_prob.max(dim=-1).values)
+    # Probabilities, as SpeechBrain's emotion card returns them: code testing `score > 0.5` keeps its meaning.
+    assert bool(((out_prob >= 0) & (out_prob <= 1)).all())
+    assert torch.allclose(out_prob.sum(dim=-1), torch.ones(3), atol=1e-5), "probabilities"
+    assert score.shape == (3,) and torch.equal(score, out_prob.max(dim=-1).values) and bool((score >= 0.25).all())
     assert index.shape == (3,) and index.dtype == torch.int64 and torch.equal(index, out_prob.argmax(dim=-1))
     assert isinstance(text_lab, list) and text_lab == [EMOTIONS[i] for i in index.tolist()]
+    log_prob, log_score, log_index, log_lab = recognizer.classify_batch(batch, wav_lens, log_probs=True)
+    assert torch.allclose(log_prob.exp(), out_prob, atol=1e-6) and bool((log_prob <= 0).all())
+    assert torch.allclose(log_score, score.log(), atol=1e-6) and torch.equal(log_index, index) and log_lab == text_lab
+    for path, predicted in zip(held_out_files[:3], recognizer.predict_files(held_out_files[:3])):
+        one_file_prob = recognizer.classify_file(path)[0][0].tolist()
+        assert list(predicted["emotion_probs"].values()) == pytest.approx(one_file_prob, abs=1e-5), "same scale"
 
 
 def test_encode_batch_gives_one_embedding_per_utterance_three_encoder_sizes_wide_with_fusion(
