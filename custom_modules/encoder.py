@@ -26,6 +26,7 @@ import tempfile
 
 import torch
 import torch.nn.functional as F
+from huggingface_hub import constants as hub_constants
 from speechbrain.dataio.dataio import length_to_mask
 from speechbrain.integrations.huggingface import Wav2Vec2
 from speechbrain.nnet.adapters import AdaptedModel, replace_module
@@ -354,6 +355,35 @@ def true_sample_counts(wav_lens, n_samples):
     tensor([16000.,  5333.])
     """
     return torch.round(wav_lens * n_samples)
+
+
+def backbone_cache_folder(backbone_cache=None):
+    """Where the SpeechBrain lobe downloads a hub backbone and looks for it first: ``backbone_cache``, or the
+    Hugging Face cache by default.
+
+    The lobe takes this folder as its ``save_path`` and first looks for a ``models--<org>--<name>/snapshots``
+    folder holding weights in it (then it loads from there, without asking the hub; the files are read in
+    place), else downloads there. Sharing the Hugging Face cache means one copy of a backbone per machine, found
+    by every run, also with ``HF_HUB_OFFLINE=1``. The default is read when called: set ``HF_HOME`` (or
+    ``HF_HUB_CACHE``) before Python starts, as huggingface_hub reads it at import.
+
+    Arguments
+    ---------
+    backbone_cache : str, optional
+        A folder; None (yaml ``null``) for the Hugging Face cache.
+
+    Returns
+    -------
+    str
+
+    Example
+    -------
+    >>> backbone_cache_folder("/scratch/hf_hub")
+    '/scratch/hf_hub'
+    >>> backbone_cache_folder(None) == hub_constants.HF_HUB_CACHE
+    True
+    """
+    return str(backbone_cache) if backbone_cache else hub_constants.HF_HUB_CACHE
 
 
 def ssl_output_size(ssl_model):
