@@ -137,8 +137,7 @@ def prepare_iemocap(
     >>> summary["splits"]["test"]["sessions"]
     {'2': ...}
     """
-    root = find_iemocap_root(data_folder)
-    test_session = check_test_session(test_session)
+    root, test_session = check_corpus(data_folder, test_session)
     if not 0.0 <= valid_ratio < 1.0:
         raise IEMOCAPError(f"valid_ratio must be in [0, 1), got {valid_ratio}.")
     if not isinstance(skip_bad_wavs, bool):
@@ -185,6 +184,36 @@ def prepare_iemocap(
     _write_json(options_path, {"options": options, "summary": summary})
     log_summary(summary, save_folder)
     return summary
+
+
+def check_corpus(data_folder, test_session):
+    """The checks of the corpus that read no audio: a run makes them before anything expensive (loading the
+    backbone, preparing the fold), so that a wrong ``--data_folder`` or ``--test_session`` stops it at once.
+
+    The train scripts call it before their yaml builds the backbone, and ``recipes/run_folds.py`` once before any
+    fold starts; the messages are ``find_iemocap_root``'s and ``check_test_session``'s.
+
+    Arguments
+    ---------
+    data_folder : str
+        ``IEMOCAP_full_release`` or the folder that contains it.
+    test_session : int or str
+        The held-out session.
+
+    Returns
+    -------
+    root : str
+        The absolute ``IEMOCAP_full_release`` folder.
+    test_session : int
+
+    Example
+    -------
+    >>> check_corpus("/no/such/folder", 1)
+    Traceback (most recent call last):
+    ...
+    iemocap_prepare.IEMOCAPError: --data_folder '/no/such/folder' does not exist or is not a folder. ...
+    """
+    return find_iemocap_root(data_folder), check_test_session(test_session)
 
 
 def find_iemocap_root(data_folder):

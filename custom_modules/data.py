@@ -9,8 +9,10 @@ import os
 import sys
 
 import numpy as np
+import ruamel.yaml
 import speechbrain as sb
 import torch
+from hyperpyyaml.core import resolve_references
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.dataio.encoder import CategoricalEncoder, CTCTextEncoder
 from speechbrain.dataio.sampler import DynamicBatchSampler
@@ -26,6 +28,35 @@ logger = get_logger(__name__)
 
 class UnusableDataError(RecipeInputError, ValueError):
     """Utterances that training cannot use where none may be left out; the message lists them and the fix."""
+
+
+def unbuilt_hparams(hparams_file, overrides=None):
+    """A run's hyperparameters (the yaml with the command line's overrides, references resolved) without building
+    anything: ``!new:`` and ``!apply:`` entries stay unbuilt yaml nodes.
+
+    A train script reads its corpus settings through it before ``load_hyperpyyaml`` builds the backbone, so that
+    a wrong ``--data_folder`` stops the run before anything is downloaded or loaded.
+
+    Arguments
+    ---------
+    hparams_file : str
+    overrides : str or dict, optional
+        As ``sb.parse_arguments`` returns them.
+
+    Returns
+    -------
+    dict-like
+
+    Example
+    -------
+    >>> hparams = unbuilt_hparams("hparams/stage1.yaml", {"data_folder": "/data/IEMOCAP", "test_session": 3})
+    >>> hparams["data_folder"], hparams["test_session"], hparams["wav2vec2"].tag.value
+    ('/data/IEMOCAP', 3, '!new:speechbrain.integrations.huggingface.Wav2Vec2')
+    """
+    with open(hparams_file, encoding="utf-8") as handle:
+        resolved = resolve_references(handle, overrides)
+    # The round-trip loader keeps unknown tags as tagged nodes instead of calling them.
+    return ruamel.yaml.YAML(typ="rt").load(resolved)
 
 
 def build_label_encoders(save_folder):

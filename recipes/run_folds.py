@@ -53,6 +53,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from iemocap_prepare import IEMOCAPError, check_corpus
 from recipes.fold_summary import (
     EXPERIMENTS_FILE,
     RECORD_FILE,
@@ -291,8 +292,6 @@ class FoldRunner:
             raise RunFoldsError(
                 f"{experiment} is a single-stage experiment: {sorted(unknown)} overrides have nothing to apply to."
             )
-        if not os.path.isdir(self.data_folder):
-            raise RunFoldsError(f"--data_folder {data_folder} does not exist.")
 
     @property
     def experiment_folder(self):
@@ -476,6 +475,9 @@ class FoldRunner:
         -------
         list of StageFailure
         """
+        # The corpus is checked once, before any fold loads a backbone: the train scripts' check and messages.
+        for fold in self.folds:
+            check_corpus(self.data_folder, fold)
         logger.info(
             "[%s] %s Folds %s on %s; output: %s",
             self.experiment,
@@ -670,7 +672,7 @@ def main(argv=None):
             dry_run=args.dry_run,
         )
         failures = runner.run()
-    except (RunFoldsError, OverrideError, SummaryError) as error:
+    except (RunFoldsError, OverrideError, SummaryError, IEMOCAPError) as error:
         print(f"run_folds.py: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
