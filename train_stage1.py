@@ -76,6 +76,7 @@ if __name__ == "__main__":
                 "min_duration": hparams["min_duration"],
                 "skip_bad_wavs": hparams["skip_bad_wavs"],
                 "command": sys.argv,
+                "audio_check_cache": hparams["audio_check_cache"],
             },
         )
 

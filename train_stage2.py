@@ -93,6 +93,7 @@ if __name__ == "__main__":
                 "min_duration": hparams["min_duration"],
                 "skip_bad_wavs": hparams["skip_bad_wavs"],
                 "command": sys.argv,
+                "audio_check_cache": hparams["audio_check_cache"],
             },
         )
         # A fold-1 encoder must never be adapted and tested on another fold's data it was trained on

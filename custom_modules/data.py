@@ -16,10 +16,10 @@ from hyperpyyaml.core import resolve_references
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.dataio.encoder import CategoricalEncoder, CTCTextEncoder
 from speechbrain.dataio.sampler import DynamicBatchSampler
-from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
-from custom_modules.audio_checks import audio_problem
+from custom_modules.audio_checks import AudioChecks
 from custom_modules.constants import BLANK_INDEX, CHARACTERS, CTC_VOCAB_SIZE, PREPARATION_RECORD, SPLITS, TASK_LABELS
 from custom_modules.errors import RecipeInputError, command_with_skip_bad_wavs
 
@@ -174,7 +174,8 @@ def leave_out_unusable(datasets, hparams):
     datasets : dict
         Split -> DynamicItemDataset, from ``dataio_prepare``.
     hparams : dict
-        ``min_duration``, ``max_skipped_share``, ``output_folder``, ``manifest_folder``, ``skip_bad_wavs``.
+        ``min_duration``, ``max_skipped_share``, ``output_folder``, ``manifest_folder``, ``skip_bad_wavs``,
+        ``audio_check_cache`` (where the wavs already read are remembered: ``AudioChecks``).
 
     Returns
     -------
@@ -183,11 +184,16 @@ def leave_out_unusable(datasets, hparams):
     left_out : dict
         Every utterance the fold lost, here or at preparation (``left_out_utterances``).
     """
+    checks = AudioChecks(hparams["audio_check_cache"])
+    paths = [entry["wav"] for dataset in datasets.values() for entry in dataset.data.values()]
+    # The main process reads the wavs not remembered (none after preparation or at a restart: only changed ones);
+    # then the other DDP processes find them all remembered.
+    run_on_main(checks.read, args=[paths], post_func=checks.read, post_kwargs={"paths": paths, "remember": False})
     skipped = {}
     for split, dataset in datasets.items():
         problems = {}
         for utt_id, entry in dataset.data.items():
-            reason, _ = audio_problem(entry["wav"], hparams["min_duration"])
+            reason, _ = checks.problem(entry["wav"], hparams["min_duration"])
             unknown = set(entry.get("transcript", "")) - set(CHARACTERS)
             if reason is None and unknown:
                 reason = f"transcript has characters outside the CTC vocabulary: {sorted(unknown)}"
