@@ -86,6 +86,9 @@ class SSLEncoder(AdaptedModel):
     cache_cnn_features : bool
         Compute the frozen CNN's output once per utterance and reuse it in later epochs (exact; see
         ``custom_modules.feature_cache``). Used when ``forward`` is given utterance ids.
+    gradient_checkpointing : bool
+        Recompute each Transformer layer's activations in the backward pass instead of keeping them from the
+        forward (``set_gradient_checkpointing``): the same gradients, for much less memory per second of audio.
 
     Example
     -------
@@ -115,6 +118,7 @@ class SSLEncoder(AdaptedModel):
         manual_adapter_insertion=False,
         save_frozen=True,
         cache_cnn_features=False,
+        gradient_checkpointing=False,
     ):
         if finetune not in FINETUNE_MODES:
             raise ValueError(f"finetune must be one of {FINETUNE_MODES}, got {finetune!r}.")
@@ -160,6 +164,7 @@ class SSLEncoder(AdaptedModel):
                 "cache_cnn_features needs freeze_feature_encoder: True (a training CNN changes its output)."
             )
         self.cnn_feature_cache = CNNFeatureCache(hf_model) if cache_cnn_features else None
+        self.set_gradient_checkpointing(gradient_checkpointing)
         if use_adapters and not manual_adapter_insertion:
             self.insert_adapters()
 
@@ -200,6 +205,32 @@ class SSLEncoder(AdaptedModel):
         """The probability that the Hugging Face model skips a Transformer layer in a training step (LayerDrop;
         ``Wav2Vec2Config``'s default is 0.1)."""
         return float(getattr(self.adapted_model.model.config, "layerdrop", 0.0) or 0.0)
+
+    def set_gradient_checkpointing(self, enabled):
+        """Switches gradient checkpointing of the backbone's Transformer layers on or off (Hugging Face's).
+
+        In training, each layer then keeps only its input from the forward pass and runs again in the backward
+        pass, with the random state of the forward (the same dropout), so the gradients are those without it. The
+        non-reentrant variant of ``torch.utils.checkpoint``: the reentrant one fails when a layer's input does
+        not require grad, which is the case of the adapters behind a frozen encoder (stage 2); the non-reentrant
+        one also works under DDP. Adapters inserted later are inside the layers and are recomputed with them.
+
+        Arguments
+        ---------
+        enabled : bool
+        """
+        hf_model = self.adapted_model.model
+        # transformers 5 renamed gradient_checkpointing_* to activation_checkpointing_* (the old names warn).
+        if enabled:
+            enable = getattr(hf_model, "activation_checkpointing_enable", None)
+            if enable is not None:
+                enable(activation_checkpointing_kwargs={"use_reentrant": False})
+            else:
+                hf_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            disable = getattr(hf_model, "activation_checkpointing_disable", None)
+            (disable or hf_model.gradient_checkpointing_disable)()
+        self.gradient_checkpointing = bool(enabled)
 
     def settings(self):
         """What rebuilds this encoder around the same backbone (its constructor's arguments), JSON-ready; saved
