@@ -15,12 +15,18 @@ are reported too. On a CPU that other jobs share, ``--threads 1 --clock process`
   bottleneck adapters, adapters trainable). This ratio is the recipe's own overhead (target <= 1.10). Also
   stage 2 / stage 1 (target <= 0.7), audio seconds trained per wall second, the CNN feature encoder's share
   of each step, the step with the CNN feature cache on (``cache_cnn_features``; filled in the warm-up round, as
-  it is in every epoch after the first) divided by the step without it, peak memory and trainable parameters.
+  it is in every epoch after the first) divided by the step without it, peak memory and trainable parameters,
+  and the activation memory per second of audio in the batch (the step's peak less the gradients).
+- With ``--gradient_checkpointing``: the same step with gradient checkpointing on, its time and peak memory as
+  ratios to the step without (targets <= 1.4 and <= 0.5) and its activation memory per second of audio.
 - Padding efficiency (real / padded samples) of the recipe's training batches (``train_loader_kwargs`` ->
   ``DynamicBatchSampler`` with the yaml's settings) on an IEMOCAP-like length distribution, beside plain
   random batches of 16 (target > 0.9).
 - Inference real-time factor of ``EmotionRecognizer`` (both stages' models) and of the bare backbone forward
   on the same utterance.
+- With ``--start_utterances N``: a stage's start before its backbone (corpus check, preparation, audio checks,
+  datasets: ``train_stage1.py``'s steps) on a generated corpus of about N utterances, first start, restart and a
+  new run beside one read of every wav (wall clock).
 
 Backbones have random weights, built from the architecture's config (``synthetic.backbones``): nothing is
 downloaded (``--backbone_folder`` keeps one for the next run). Commands (the README's tables come from these;
@@ -31,7 +37,8 @@ XLS-R on CPU takes about 6 minutes and 11 GB of memory)::
     python recipes/benchmark.py --architecture wav2vec2-base --batch_size 2 --threads 1 --clock process \
         --output_json bench_base.json
     python recipes/benchmark.py --architecture xls-r-300m --batch_size 2 --threads 1 --clock process \
-        --output_json bench_xlsr.json
+        --gradient_checkpointing --output_json bench_xlsr.json
+    python recipes/benchmark.py --start_utterances 5531 --start_corpus_folder start_corpus   # IEMOCAP's size
     python recipes/benchmark.py --architecture xls-r-300m --batch_size 2 --threads 2   # RTF on 2 cores
     python recipes/benchmark.py --architecture xls-r-300m --device cuda --batch_size 16 --repeats 10
 
@@ -63,13 +70,23 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.dataset import DynamicItemDataset
 
+from custom_modules.audio_checks import read_audio_facts
 from custom_modules.brain import parameter_counts
-from custom_modules.constants import CHARACTERS, SAMPLE_RATE, TASK_LABELS
-from custom_modules.data import build_label_encoders, build_tokenizer, train_loader_kwargs
+from custom_modules.constants import CHARACTERS, SAMPLE_RATE, SPLITS, TASK_LABELS
+from custom_modules.data import (
+    build_label_encoders,
+    build_tokenizer,
+    dataio_prepare,
+    leave_out_unusable,
+    train_loader_kwargs,
+    unbuilt_hparams,
+)
 from custom_modules.encoder import receptive_field
 from custom_modules.handoff import load_stage1_encoder, write_model_config
 from custom_modules.interface import EmotionRecognizer
+from iemocap_prepare import FULL_RELEASE_COUNTS, check_corpus, prepare_iemocap
 from synthetic.backbones import ARCHITECTURES, build_backbone
+from synthetic.corpus import generate_corpus
 from train_stage1 import Stage1Brain
 from train_stage2 import Stage2Brain
 
@@ -80,6 +97,11 @@ STAGES = ("stage1", "stage2")
 # IEMOCAP's 4-class utterances (5,531): about 0.6-34 s, mean about 4.5 s, median about 3.5 s. A log-normal
 # with that median and mean (sigma = sqrt(2 ln(mean / median)) = 0.709), clipped to the range.
 IEMOCAP_DURATIONS = {"median": 3.5, "mean": 4.5, "min": 0.6, "max": 34.0}
+IEMOCAP_UTTERANCES = sum(FULL_RELEASE_COUNTS.values())
+# The generated corpus of a stage-start measurement: every dialog of a session (9 improvised, 27 scripted) with
+# sentences of 2 to 20 words (about 4 s per turn); about 80% of the generated turns are in the four classes.
+START_CORPUS = {"impro_dialogs": 9, "script_dialogs": 27, "min_words": 2, "max_words": 20}
+KEPT_SHARE = 0.8
 PAPER_BATCH = 16
 # About 2.5 words (14 characters) per second of conversational speech: CTC targets of realistic length.
 CHARACTERS_PER_SECOND = 14
@@ -114,15 +136,26 @@ def parse_args(argv=None):
     parser.add_argument("--backbone_folder", default=None, help="reuse (or create) the random backbone here")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output_json", default=None, help="write every figure here")
+    parser.add_argument(
+        "--gradient_checkpointing",
+        action="store_true",
+        help="also time and measure each stage's step with gradient checkpointing on (ratios to the step without)",
+    )
+    parser.add_argument(
+        "--start_utterances",
+        type=int,
+        default=0,
+        help="also time a stage's start before its backbone (corpus check, preparation, audio checks, datasets) on "
+        f"a generated corpus of about this many 4-class utterances (IEMOCAP: {IEMOCAP_UTTERANCES}); 0: skip",
+    )
+    parser.add_argument(
+        "--start_corpus_folder", default=None, help="keep (or reuse) the generated corpus of --start_utterances here"
+    )
     return parser.parse_args(argv)
 
 
 def build_stage(stage, backbone_folder, work_dir, device):
     """Builds a stage's Brain from its yaml as its train script does, ready for ``fit_batch``.
-
-    Stage 1 (random backbone weights) is saved as a stage-1 run (a checkpoint and ``model_config.json``), and
-    stage 2 starts from it through the recipe's hand-off (``custom_modules.handoff``). Optimizers are
-    initialised without ``on_fit_start``, so no checkpoint is recovered.
 
     Arguments
     ---------
@@ -139,25 +172,68 @@ def build_stage(stage, backbone_folder, work_dir, device):
     brain : Stage1Brain or Stage2Brain
     hparams : dict
     """
+    hparams = load_stage(stage, backbone_folder, work_dir)
+    return stage_brain(stage, hparams, {"device": device}), hparams
+
+
+def load_stage(stage, backbone_folder, work_dir, overrides=None):
+    """A stage's hyperparameters and modules, from its yaml as its train script loads them.
+
+    Stage 1 (random backbone weights) is saved as a stage-1 run (a checkpoint and ``model_config.json``), and
+    stage 2 starts from it through the recipe's hand-off (``custom_modules.handoff``): load stage 1 first.
+
+    Arguments
+    ---------
+    stage : str
+        ``stage1`` or ``stage2``.
+    backbone_folder : str
+        Local Hugging Face folder (``wav2vec2_hub``).
+    work_dir : str
+        Temporary folder for the runs' outputs.
+    overrides : dict, optional
+        More yaml overrides.
+
+    Returns
+    -------
+    dict
+    """
     output_folder = os.path.join(work_dir, stage)
     stage1_folder = os.path.join(work_dir, "stage1")
-    overrides = {"data_folder": work_dir, "output_folder": output_folder, "wav2vec2_hub": backbone_folder}
+    values = {"data_folder": work_dir, "output_folder": output_folder, "wav2vec2_hub": backbone_folder}
     # Built with the CNN feature cache, which measure_training switches on for the "cached" steps only.
-    overrides["cache_cnn_features"] = True
+    values["cache_cnn_features"] = True
     if stage == "stage2":
-        overrides.update(stage1_folder=stage1_folder, allow_unfinished_stage1=True)
+        values.update(stage1_folder=stage1_folder, allow_unfinished_stage1=True)
+    values.update(overrides or {})
     with open(os.path.join(REPO, "hparams", f"{stage}.yaml"), encoding="utf-8") as handle:
-        hparams = load_hyperpyyaml(handle, overrides)
+        hparams = load_hyperpyyaml(handle, values)
     os.makedirs(output_folder, exist_ok=True)
     if stage == "stage1":
         hparams["checkpointer"].save_checkpoint(meta={"UA": 0.0, "epoch": 0})
         write_model_config(output_folder, hparams["encoder"], hparams["heads"], backbone_folder)
     else:
         load_stage1_encoder(hparams["encoder"], stage1_folder)
+    return hparams
+
+
+def stage_brain(stage, hparams, run_opts):
+    """The stage's Brain on the modules of ``hparams``, ready for ``fit_batch`` (optimizers initialised without
+    ``on_fit_start``, so no checkpoint is recovered).
+
+    Arguments
+    ---------
+    stage : str
+    hparams : dict
+        From ``load_stage``.
+    run_opts : dict
+        SpeechBrain's run options (``device``, ``precision``).
+
+    Returns
+    -------
+    Stage1Brain or Stage2Brain
+    """
     brain_class = {"stage1": Stage1Brain, "stage2": Stage2Brain}[stage]
-    brain = brain_class(
-        modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts={"device": device}
-    )
+    brain = brain_class(modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts=run_opts)
     brain.label_encoders = build_label_encoders(hparams["save_folder"])
     brain.tokenizer = build_tokenizer(hparams["save_folder"])
     brain.init_optimizers()
@@ -165,7 +241,7 @@ def build_stage(stage, backbone_folder, work_dir, device):
     brain.modules.train()
     brain.zero_grad(set_to_none=True)
     brain.nonfinite_count = 0
-    return brain, hparams
+    return brain
 
 
 def make_batch(batch_size, seconds, label_encoders, tokenizer, seed):
@@ -419,6 +495,8 @@ def measure_training(brains, hparams, batch, args):
         steps[stage] = functools.partial(_fit_batch_with_cache, brain, batch, encoder, None)
         # The warm-up round fills the cache: the timed rounds are those of epochs 2 and later.
         steps[f"{stage}_cached"] = functools.partial(_fit_batch_with_cache, brain, batch, encoder, cache)
+        if args.gradient_checkpointing:
+            steps[f"{stage}_checkpointed"] = functools.partial(_fit_batch_checkpointed, brain, batch, encoder)
         timers[stage] = timers[bare_name[stage]] = ForwardTimer(hf_model.feature_extractor, args.device, clock)
     times, cnn_times = time_in_turns(steps, args.repeats, args.warmup, args.device, args.seed, timers, clock)
     for stage in STAGES:
@@ -445,7 +523,15 @@ def measure_training(brains, hparams, batch, args):
             "cached_step_times_s": times[f"{stage}_cached"],
             "cached_over_uncached": paired_ratio(times[f"{stage}_cached"], times[stage]),
             "parameters": parameter_counts([hparams[stage]["encoder"], hparams[stage]["heads"]]),
+            "gradient_mb": gradient_mb([hparams[stage]["encoder"], hparams[stage]["heads"]]),
         }
+        if args.gradient_checkpointing:
+            checkpointed = times[f"{stage}_checkpointed"]
+            results[stage].update(
+                checkpointed_step_s=statistics.median(checkpointed),
+                checkpointed_step_times_s=checkpointed,
+                checkpointed_over_unchecked=paired_ratio(checkpointed, times[stage]),
+            )
     results["stage2_over_stage1"] = paired_ratio(times["stage2"], times["stage1"])
     results["cached_stage2_over_cached_stage1"] = paired_ratio(times["stage2_cached"], times["stage1_cached"])
     results["bare_adapters_over_bare_full"] = paired_ratio(times["bare_adapters"], times["bare_full"])
@@ -456,7 +542,58 @@ def measure_training(brains, hparams, batch, args):
         results[stage]["memory"] = peak_step_memory(steps[stage], args.device)
         torch.manual_seed(args.seed)
         results[stage]["reference_memory"] = peak_step_memory(steps[bare_name[stage]], args.device)
+        figures = results[stage]
+        figures["activation_mb_per_audio_s"] = activation_mb_per_audio_second(
+            figures["memory"]["step_mb"], figures["gradient_mb"], audio_seconds
+        )
+        if args.gradient_checkpointing:
+            torch.manual_seed(args.seed)
+            figures["checkpointed_memory"] = peak_step_memory(steps[f"{stage}_checkpointed"], args.device)
+            figures["checkpointed_over_unchecked_memory"] = _ratio(
+                figures["checkpointed_memory"]["step_mb"], figures["memory"]["step_mb"]
+            )
+            figures["checkpointed_activation_mb_per_audio_s"] = activation_mb_per_audio_second(
+                figures["checkpointed_memory"]["step_mb"], figures["gradient_mb"], audio_seconds
+            )
     return results
+
+
+def gradient_mb(modules):
+    """Memory of the gradients of the trainable parameters of ``modules`` (MB): held at the peak of a step.
+
+    Example
+    -------
+    >>> gradient_mb([torch.nn.Linear(1024, 1024, bias=False)])
+    4.0
+    """
+    parameters = {id(p): p for module in modules for p in module.parameters() if p.requires_grad}.values()
+    return sum(p.numel() * p.element_size() for p in parameters) / 2**20
+
+
+def activation_mb_per_audio_second(step_mb, gradients_mb, audio_seconds):
+    """What a training step holds per second of audio in its batch: its peak memory above its start, less the
+    gradients (which do not grow with the audio), per second of (padded) audio. With the weights, the optimizer's
+    state and the gradients, it tells what batch fits on a device: fixed + this x batch size x longest utterance.
+
+    Arguments
+    ---------
+    step_mb : float or None
+        ``peak_step_memory``'s ``step_mb``.
+    gradients_mb : float
+    audio_seconds : float
+
+    Returns
+    -------
+    float or None
+
+    Example
+    -------
+    >>> activation_mb_per_audio_second(1300.0, 100.0, 8.0)
+    150.0
+    """
+    if step_mb is None:
+        return None
+    return max(step_mb - gradients_mb, 0.0) / audio_seconds
 
 
 def iemocap_like_durations(n_utterances, seed):
@@ -646,6 +783,144 @@ def measure_inference(hparams, args):
     return results
 
 
+def start_corpus(folder, n_utterances, seed):
+    """A generated IEMOCAP-format corpus of about ``n_utterances`` utterances in the four classes (kept if there).
+
+    Arguments
+    ---------
+    folder : str
+        The corpus goes to ``<folder>/IEMOCAP_full_release``.
+    n_utterances : int
+    seed : int
+
+    Returns
+    -------
+    str
+        ``folder`` (a ``data_folder``).
+    """
+    release = os.path.join(folder, "IEMOCAP_full_release")
+    marker = os.path.join(folder, "start_corpus.json")
+    recipe = {"n_utterances": n_utterances, "seed": seed, **START_CORPUS}
+    if os.path.isfile(marker):
+        with open(marker, encoding="utf-8") as handle:
+            if json.load(handle) == recipe:
+                return folder
+    dialogs = 5 * (START_CORPUS["impro_dialogs"] + START_CORPUS["script_dialogs"])
+    turns_per_dialog = max(1, math.ceil(n_utterances / (KEPT_SHARE * dialogs)))
+    generate_corpus(release, seed=seed, turns_per_dialog=turns_per_dialog, **START_CORPUS)
+    with open(marker, "w", encoding="utf-8") as handle:
+        json.dump(recipe, handle)
+    return folder
+
+
+def stage_start(data_folder, output_folder, test_session, audio_check_cache):
+    """The start of a stage-1 run before its backbone: ``train_stage1.py``'s steps from the corpus check to the
+    check of every utterance before training, with the yaml's settings (nothing is built from it).
+
+    Arguments
+    ---------
+    data_folder : str
+    output_folder : str
+    test_session : int
+    audio_check_cache : str
+
+    Returns
+    -------
+    dict
+        The fold's datasets.
+    """
+    overrides = {
+        "data_folder": data_folder,
+        "output_folder": output_folder,
+        "test_session": test_session,
+        "audio_check_cache": audio_check_cache,
+    }
+    hparams = unbuilt_hparams(os.path.join(REPO, "hparams", "stage1.yaml"), overrides)
+    check_corpus(hparams["data_folder"], hparams["test_session"])
+    os.makedirs(hparams["output_folder"], exist_ok=True)
+    prepare_iemocap(
+        data_folder=hparams["data_folder"],
+        save_folder=hparams["manifest_folder"],
+        test_session=hparams["test_session"],
+        valid_ratio=hparams["valid_ratio"],
+        seed=hparams["seed"],
+        min_duration=hparams["min_duration"],
+        skip_bad_wavs=hparams["skip_bad_wavs"],
+        audio_check_cache=hparams["audio_check_cache"],
+    )
+    datasets, _, _ = dataio_prepare(hparams)
+    datasets, _ = leave_out_unusable(datasets, hparams)
+    return datasets
+
+
+def measure_start(args, work_dir):
+    """Wall time of a stage's start before its backbone (``stage_start``) on a generated corpus of IEMOCAP's size:
+    a first start (every wav read once, by preparation), a restart of the same run, and a new run (another fold)
+    on the same machine, beside one read of every wav (what the check before training cost at every start
+    before the audio checks were remembered; a first start read every wav twice).
+
+    The read of every wav and the first start begin with the corpus out of the operating system's page cache
+    (``posix_fadvise(DONTNEED)``, on Linux): they read from this machine's disk, as a first start does; on a
+    network filesystem every read costs more.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+    work_dir : str
+
+    Returns
+    -------
+    dict
+    """
+    folder = args.start_corpus_folder or os.path.join(work_dir, "start_corpus")
+    corpus = start_corpus(folder, args.start_utterances, args.seed)
+    runs = os.path.join(work_dir, "start_runs")
+    cache = os.path.join(runs, "audio_checks.json")
+    clock = time.perf_counter
+
+    def timed(function, *function_args):
+        begin = clock()
+        value = function(*function_args)
+        return clock() - begin, value
+
+    manifests = stage_start(corpus, os.path.join(runs, "listing"), 3, os.path.join(runs, "listing.json"))
+    wavs = sorted({entry["wav"] for split in SPLITS for entry in manifests[split].data.values()})
+    cold = _evict_from_page_cache(wavs)
+    read_s, _ = timed(lambda: [read_audio_facts(wav) for wav in wavs])
+    _evict_from_page_cache(wavs)
+    first_s, datasets = timed(stage_start, corpus, os.path.join(runs, "fold1"), 1, cache)
+    restart_times = [timed(stage_start, corpus, os.path.join(runs, "fold1"), 1, cache)[0] for _ in range(3)]
+    new_run_s, _ = timed(stage_start, corpus, os.path.join(runs, "fold2"), 2, cache)
+    restart_s = statistics.median(restart_times)
+    hours = sum(entry["duration"] for split in SPLITS for entry in datasets[split].data.values()) / 3600
+    return {
+        "utterances": len(wavs),
+        "audio_hours": hours,
+        "corpus": f"synthetic.corpus.generate_corpus, {json.dumps(START_CORPUS)}",
+        "cold_reads": cold,
+        "read_every_wav_s": read_s,
+        "first_start_s": first_s,
+        "restart_s": restart_s,
+        "restart_times_s": restart_times,
+        "new_run_s": new_run_s,
+        "restart_over_first_start": restart_s / first_s,
+        "clock": "wall",
+    }
+
+
+def _evict_from_page_cache(paths):
+    """Drops the files from the operating system's page cache, where it can (Linux); says whether it could."""
+    if not hasattr(os, "posix_fadvise"):
+        return False
+    for path in paths:
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(descriptor)
+    return True
+
+
 def run_benchmark(args):
     """Runs every measurement; returns the results dictionary (what ``--output_json`` holds)."""
     if args.device.startswith("cuda"):
@@ -670,6 +945,8 @@ def run_benchmark(args):
         results["training"] = measure_training(brains, hparams, batch, args)
         results["padding"] = measure_padding(hparams["stage1"], args.padding_utterances, args.padding_epochs, args.seed)
         results["inference"] = measure_inference(hparams, args)
+        if args.start_utterances:
+            results["start"] = measure_start(args, work_dir)
     results["settings"]["total_s"] = time.perf_counter() - start
     return results
 
@@ -709,6 +986,42 @@ def format_report(results):
         _row("trainable parameters", [train[t]["parameters"]["trainable"] for t in STAGES], "{:,}"),
         _row("total parameters", [train[t]["parameters"]["total"] for t in STAGES], "{:,}"),
         _row("trainable share", [train[t]["parameters"]["trainable_share"] for t in STAGES], "{:.2%}"),
+        _row("gradients of the trainable parameters (MB)", [train[t]["gradient_mb"] for t in STAGES], "{:.0f}"),
+        _row(
+            "activation memory per s of audio (MB/s)", [train[t]["activation_mb_per_audio_s"] for t in STAGES], "{:.1f}"
+        ),
+    ]
+    if "checkpointed_step_s" in train["stage1"]:
+        lines += [
+            _row(
+                "with gradient checkpointing: step time (s)",
+                [train[t]["checkpointed_step_s"] for t in STAGES],
+                "{:.3f}",
+            ),
+            _row(
+                "  checkpointed step / step",
+                [train[t]["checkpointed_over_unchecked"] for t in STAGES],
+                "{:.3f}",
+                "<= 1.40",
+            ),
+            _row(
+                "  step peak memory above its start (MB)",
+                [train[t]["checkpointed_memory"]["step_mb"] for t in STAGES],
+                "{:.0f}",
+            ),
+            _row(
+                "  checkpointed / unchecked step peak memory",
+                [train[t]["checkpointed_over_unchecked_memory"] for t in STAGES],
+                "{:.3f}",
+                "<= 0.50",
+            ),
+            _row(
+                "  activation memory per s of audio (MB/s)",
+                [train[t]["checkpointed_activation_mb_per_audio_s"] for t in STAGES],
+                "{:.1f}",
+            ),
+        ]
+    lines += [
         "",
         "| padding (IEMOCAP-like lengths) | efficiency | mean batch | batches / epoch | target |",
         "|---|---|---|---|---|",
@@ -735,6 +1048,23 @@ def format_report(results):
         f"{d['median_s']:.2f} s, {d['min_s']:.2f}-{d['max_s']:.2f} s), {d['epochs']} epochs; recipe batching: "
         f"{pad['recipe_batching']}.",
     ]
+    if "start" in results:
+        start = results["start"]
+        reads = "from disk" if start["cold_reads"] else "files possibly in the page cache"
+        lines += [
+            "",
+            f"| stage start before the backbone, {start['utterances']:,} utterances ({start['audio_hours']:.1f} h), "
+            f"first reads {reads} | wall s | / one read of every wav |",
+            "|---|---|---|",
+        ]
+        for label, key in (
+            ("one read of every wav (before: every start's check; a first start's twice)", "read_every_wav"),
+            ("first start (preparation reads every wav once)", "first_start"),
+            ("restart of the same run", "restart"),
+            ("a new run (another fold) on the same machine", "new_run"),
+        ):
+            ratio = start[f"{key}_s"] / start["read_every_wav_s"]
+            lines.append(f"| {label} | {start[f'{key}_s']:.2f} | {ratio:.3f} |")
     return "\n".join(lines)
 
 
@@ -801,6 +1131,19 @@ def _fit_batch_with_cache(brain, batch, encoder, cache):
         return brain.fit_batch(batch)
     finally:
         encoder.cnn_feature_cache = None
+
+
+def _fit_batch_checkpointed(brain, batch, encoder):
+    """One training step (without the CNN feature cache) with gradient checkpointing on."""
+    encoder.set_gradient_checkpointing(True)
+    try:
+        return _fit_batch_with_cache(brain, batch, encoder, None)
+    finally:
+        encoder.set_gradient_checkpointing(False)
+
+
+def _ratio(numerator, denominator):
+    return None if numerator is None or not denominator else numerator / denominator
 
 
 def _row(label, values, fmt, target=""):

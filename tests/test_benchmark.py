@@ -18,6 +18,7 @@ from tests.conftest import run_recipe
 STAGES = ("stage1", "stage2")
 REPEATS = 2
 PADDING_UTTERANCES = 300
+START_UTTERANCES = 150
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,9 @@ def benchmark_run(tiny_backbone, tmp_path_factory):
         str(PADDING_UTTERANCES),
         "--padding_epochs",
         "1",
+        "--gradient_checkpointing",
+        "--start_utterances",
+        str(START_UTTERANCES),
         "--output_json",
         output_json,
         timeout=300,
@@ -65,8 +69,14 @@ def assert_ratio(ratio, numerator, denominator):
 
 def test_benchmark_writes_json_and_prints_every_table(benchmark_run):
     report, results = benchmark_run
-    assert set(results) == {"settings", "training", "padding", "inference"}
-    for heading in ("| training step |", "| padding (IEMOCAP-like lengths) |", "| inference, 1 x 1.5 s |"):
+    assert set(results) == {"settings", "training", "padding", "inference", "start"}
+    for heading in (
+        "| training step |",
+        "| with gradient checkpointing: step time (s) |",
+        "| padding (IEMOCAP-like lengths) |",
+        "| inference, 1 x 1.5 s |",
+        "| stage start before the backbone, ",
+    ):
         assert heading in report
     assert "Wrote " in report
     settings = results["settings"]
@@ -153,3 +163,34 @@ def test_iemocap_like_durations_have_the_corpus_median_mean_and_range():
 def test_benchmark_doctests_pass():
     failures, tried = doctest.testmod(benchmark, optionflags=doctest.ELLIPSIS)
     assert tried > 0 and failures == 0
+
+
+def test_gradient_checkpointing_figures_are_consistent_with_the_reported_times_and_memory(benchmark_run):
+    training = benchmark_run[1]["training"]
+    audio_seconds = training["audio_seconds_per_step"]
+    for stage in STAGES:
+        figures = training[stage]
+        assert figures["checkpointed_step_s"] == pytest.approx(statistics.median(figures["checkpointed_step_times_s"]))
+        assert_ratio(
+            figures["checkpointed_over_unchecked"], figures["checkpointed_step_times_s"], figures["step_times_s"]
+        )
+        unchecked, checked = figures["memory"]["step_mb"], figures["checkpointed_memory"]["step_mb"]
+        if unchecked:
+            assert figures["checkpointed_over_unchecked_memory"] == pytest.approx(checked / unchecked)
+        trainable = figures["parameters"]["trainable"]
+        assert figures["gradient_mb"] == pytest.approx(4 * trainable / 2**20)  # fp32 gradients
+        for rate, step_mb in (
+            (figures["activation_mb_per_audio_s"], unchecked),
+            (figures["checkpointed_activation_mb_per_audio_s"], checked),
+        ):
+            assert rate == pytest.approx(max(step_mb - figures["gradient_mb"], 0) / audio_seconds)
+
+
+def test_stage_start_is_timed_on_a_generated_corpus(benchmark_run):
+    start = benchmark_run[1]["start"]
+    assert start["utterances"] >= START_UTTERANCES and start["audio_hours"] > 0
+    assert len(start["restart_times_s"]) == 3
+    assert start["restart_s"] == pytest.approx(statistics.median(start["restart_times_s"]))
+    for key in ("read_every_wav_s", "first_start_s", "restart_s", "new_run_s"):
+        assert math.isfinite(start[key]) and start[key] > 0
+    assert_ratio(start["restart_over_first_start"], start["restart_s"], start["first_start_s"])
