@@ -16,9 +16,10 @@ are reported too. On a CPU that other jobs share, ``--threads 1 --clock process`
   stage 2 / stage 1 (target <= 0.7), audio seconds trained per wall second, the CNN feature encoder's share
   of each step, the step with the CNN feature cache on (``cache_cnn_features``; filled in the warm-up round, as
   it is in every epoch after the first) divided by the step without it, peak memory and trainable parameters,
-  and the activation memory per second of audio in the batch (the step's peak less the gradients).
+  and what a step needs per second of audio in its batch and whatever the batch (``memory_per_audio_second``,
+  from a step on twice as many utterances).
 - With ``--gradient_checkpointing``: the same step with gradient checkpointing on, its time and peak memory as
-  ratios to the step without (targets <= 1.4 and <= 0.5) and its activation memory per second of audio.
+  ratios to the step without (targets <= 1.4 and <= 0.5) and its memory per second of audio.
 - Padding efficiency (real / padded samples) of the recipe's training batches (``train_loader_kwargs`` ->
   ``DynamicBatchSampler`` with the yaml's settings) on an IEMOCAP-like length distribution, beside plain
   random batches of 16 (target > 0.9).
@@ -523,7 +524,6 @@ def measure_training(brains, hparams, batch, args):
             "cached_step_times_s": times[f"{stage}_cached"],
             "cached_over_uncached": paired_ratio(times[f"{stage}_cached"], times[stage]),
             "parameters": parameter_counts([hparams[stage]["encoder"], hparams[stage]["heads"]]),
-            "gradient_mb": gradient_mb([hparams[stage]["encoder"], hparams[stage]["heads"]]),
         }
         if args.gradient_checkpointing:
             checkpointed = times[f"{stage}_checkpointed"]
@@ -536,64 +536,65 @@ def measure_training(brains, hparams, batch, args):
     results["cached_stage2_over_cached_stage1"] = paired_ratio(times["stage2_cached"], times["stage1_cached"])
     results["bare_adapters_over_bare_full"] = paired_ratio(times["bare_adapters"], times["bare_full"])
 
-    # Memory last and one step each: trimming the heap before a step would slow the timed steps.
+    # Memory last and one step each: trimming the heap before a step would slow the timed steps. A batch of twice
+    # as many utterances gives what a step needs per second of audio (the slope) and whatever the batch.
+    brain = brains["stage1"]
+    double = make_batch(2 * wavs.shape[0], args.seconds, brain.label_encoders, brain.tokenizer, args.seed)
     for stage in STAGES:
         torch.manual_seed(args.seed)
         results[stage]["memory"] = peak_step_memory(steps[stage], args.device)
         torch.manual_seed(args.seed)
         results[stage]["reference_memory"] = peak_step_memory(steps[bare_name[stage]], args.device)
-        figures = results[stage]
-        figures["activation_mb_per_audio_s"] = activation_mb_per_audio_second(
-            figures["memory"]["step_mb"], figures["gradient_mb"], audio_seconds
+        encoder = hparams[stage]["encoder"]
+        double_step = functools.partial(_fit_batch_with_cache, brains[stage], double, encoder, None)
+        torch.manual_seed(args.seed)
+        results[stage]["memory_per_audio"] = memory_per_audio_second(
+            results[stage]["memory"], peak_step_memory(double_step, args.device), audio_seconds
         )
         if args.gradient_checkpointing:
+            figures = results[stage]
             torch.manual_seed(args.seed)
             figures["checkpointed_memory"] = peak_step_memory(steps[f"{stage}_checkpointed"], args.device)
             figures["checkpointed_over_unchecked_memory"] = _ratio(
                 figures["checkpointed_memory"]["step_mb"], figures["memory"]["step_mb"]
             )
-            figures["checkpointed_activation_mb_per_audio_s"] = activation_mb_per_audio_second(
-                figures["checkpointed_memory"]["step_mb"], figures["gradient_mb"], audio_seconds
+            double_step = functools.partial(_fit_batch_checkpointed, brains[stage], double, encoder)
+            torch.manual_seed(args.seed)
+            figures["checkpointed_memory_per_audio"] = memory_per_audio_second(
+                figures["checkpointed_memory"], peak_step_memory(double_step, args.device), audio_seconds
             )
     return results
 
 
-def gradient_mb(modules):
-    """Memory of the gradients of the trainable parameters of ``modules`` (MB): held at the peak of a step.
-
-    Example
-    -------
-    >>> gradient_mb([torch.nn.Linear(1024, 1024, bias=False)])
-    4.0
-    """
-    parameters = {id(p): p for module in modules for p in module.parameters() if p.requires_grad}.values()
-    return sum(p.numel() * p.element_size() for p in parameters) / 2**20
-
-
-def activation_mb_per_audio_second(step_mb, gradients_mb, audio_seconds):
-    """What a training step holds per second of audio in its batch: its peak memory above its start, less the
-    gradients (which do not grow with the audio), per second of (padded) audio. With the weights, the optimizer's
-    state and the gradients, it tells what batch fits on a device: fixed + this x batch size x longest utterance.
+def memory_per_audio_second(step_memory, double_batch_memory, audio_seconds):
+    """What a training step needs per second of audio in its batch, from its peak memory (``peak_step_memory``)
+    at a batch and at a batch twice as large (the same utterance length): the slope, which is the activations
+    kept for the backward pass and the temporaries, and the intercept, what it needs whatever the batch (the
+    gradients, the optimizer's temporaries). With the weights and the optimizer's state, they tell what batch
+    fits on a device: intercept + slope x batch size x longest utterance (s).
 
     Arguments
     ---------
-    step_mb : float or None
-        ``peak_step_memory``'s ``step_mb``.
-    gradients_mb : float
+    step_memory, double_batch_memory : dict
+        ``peak_step_memory`` of the step and of the step on twice the audio.
     audio_seconds : float
+        Seconds of (padded) audio in the first batch.
 
     Returns
     -------
-    float or None
+    dict
+        ``mb_per_audio_s``, ``batch_independent_mb`` (None where memory is not measured) and ``double_batch_mb``.
 
     Example
     -------
-    >>> activation_mb_per_audio_second(1300.0, 100.0, 8.0)
-    150.0
+    >>> memory_per_audio_second({"step_mb": 1300.0}, {"step_mb": 2100.0}, 8.0)
+    {'mb_per_audio_s': 100.0, 'batch_independent_mb': 500.0, 'double_batch_mb': 2100.0}
     """
-    if step_mb is None:
-        return None
-    return max(step_mb - gradients_mb, 0.0) / audio_seconds
+    small, large = step_memory["step_mb"], double_batch_memory["step_mb"]
+    if small is None or large is None:
+        return {"mb_per_audio_s": None, "batch_independent_mb": None, "double_batch_mb": large}
+    slope = (large - small) / audio_seconds
+    return {"mb_per_audio_s": slope, "batch_independent_mb": small - slope * audio_seconds, "double_batch_mb": large}
 
 
 def iemocap_like_durations(n_utterances, seed):
@@ -986,10 +987,8 @@ def format_report(results):
         _row("trainable parameters", [train[t]["parameters"]["trainable"] for t in STAGES], "{:,}"),
         _row("total parameters", [train[t]["parameters"]["total"] for t in STAGES], "{:,}"),
         _row("trainable share", [train[t]["parameters"]["trainable_share"] for t in STAGES], "{:.2%}"),
-        _row("gradients of the trainable parameters (MB)", [train[t]["gradient_mb"] for t in STAGES], "{:.0f}"),
-        _row(
-            "activation memory per s of audio (MB/s)", [train[t]["activation_mb_per_audio_s"] for t in STAGES], "{:.1f}"
-        ),
+        _row("step memory per s of audio in the batch (MB/s)", _per_audio(train, "memory_per_audio"), "{:.1f}"),
+        _row("  step memory whatever the batch (MB)", _batch_independent(train, "memory_per_audio"), "{:.0f}"),
     ]
     if "checkpointed_step_s" in train["stage1"]:
         lines += [
@@ -1016,9 +1015,14 @@ def format_report(results):
                 "<= 0.50",
             ),
             _row(
-                "  activation memory per s of audio (MB/s)",
-                [train[t]["checkpointed_activation_mb_per_audio_s"] for t in STAGES],
+                "  step memory per s of audio in the batch (MB/s)",
+                _per_audio(train, "checkpointed_memory_per_audio"),
                 "{:.1f}",
+            ),
+            _row(
+                "  step memory whatever the batch (MB)",
+                _batch_independent(train, "checkpointed_memory_per_audio"),
+                "{:.0f}",
             ),
         ]
     lines += [
@@ -1144,6 +1148,14 @@ def _fit_batch_checkpointed(brain, batch, encoder):
 
 def _ratio(numerator, denominator):
     return None if numerator is None or not denominator else numerator / denominator
+
+
+def _per_audio(train, key):
+    return [train[stage][key]["mb_per_audio_s"] for stage in STAGES]
+
+
+def _batch_independent(train, key):
+    return [train[stage][key]["batch_independent_mb"] for stage in STAGES]
 
 
 def _row(label, values, fmt, target=""):

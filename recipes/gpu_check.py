@@ -6,9 +6,9 @@ For every stage (1: full finetuning; 2: the stage-1 model frozen, with adapters)
 ``fp16``: SpeechBrain's ``--precision`` run option, autocast, with a gradient scaler for fp16) and gradient
 checkpointing setting, it times ``fit_batch`` of the Brain built from the stage's yaml (as
 ``recipes/benchmark.py`` does, random XLS-R-300m weights, nothing downloaded) and measures the step's peak GPU
-memory above its start. It prints the step time, that memory, the activation memory per second of audio in a
-batch (that peak less the gradients, per second of padded audio) and how many seconds of audio per batch would
-fit in this GPU's memory at that rate; then the real-time factor of ``EmotionRecognizer`` with each
+memory above its start, on the batch and on twice as many utterances. It prints the step time, that memory, the
+memory a step needs per second of audio in its batch and whatever the batch, and how many seconds of audio per
+batch would fit in this GPU's memory; then the real-time factor of ``EmotionRecognizer`` with each
 stage's model. Every loss must be finite, or the script fails::
 
     python recipes/gpu_check.py                                  # CUDA, XLS-R-300m, batch 8 x 6 s
@@ -39,11 +39,10 @@ from custom_modules.data import build_label_encoders, build_tokenizer
 from recipes.benchmark import (
     _device_name,
     _synchronize,
-    activation_mb_per_audio_second,
     build_recognizer,
-    gradient_mb,
     load_stage,
     make_batch,
+    memory_per_audio_second,
     peak_step_memory,
     stage_brain,
 )
@@ -99,7 +98,7 @@ def check_device(device, precisions):
     return device
 
 
-def measure_steps(stage, hparams, batch, args):
+def measure_steps(stage, hparams, batch, double, args):
     """Step time and memory of one stage at every precision, with gradient checkpointing off and on.
 
     Arguments
@@ -108,6 +107,8 @@ def measure_steps(stage, hparams, batch, args):
     hparams : dict
         From ``recipes.benchmark.load_stage``.
     batch : PaddedBatch
+    double : PaddedBatch
+        Twice as many utterances of the same length: the memory a step needs per second of audio.
     args : argparse.Namespace
 
     Returns
@@ -116,7 +117,6 @@ def measure_steps(stage, hparams, batch, args):
     """
     encoder = hparams["encoder"]
     audio_seconds = batch.sig[0].shape[0] * batch.sig[0].shape[1] / SAMPLE_RATE
-    gradients = gradient_mb([encoder, hparams["heads"]])
     rows = []
     for precision in args.precisions:
         brain = stage_brain(stage, hparams, {"device": args.device, "precision": precision})
@@ -135,7 +135,9 @@ def measure_steps(stage, hparams, batch, args):
                 raise RuntimeError(f"{stage} {precision} checkpointing={checkpointing}: non-finite loss {losses}")
             torch.manual_seed(args.seed)
             memory = peak_step_memory(lambda brain=brain: brain.fit_batch(batch), args.device)
-            rate = activation_mb_per_audio_second(memory["step_mb"], gradients, audio_seconds)
+            torch.manual_seed(args.seed)
+            double_memory = peak_step_memory(lambda brain=brain: brain.fit_batch(double), args.device)
+            per_audio = memory_per_audio_second(memory, double_memory, audio_seconds)
             rows.append(
                 {
                     "stage": stage,
@@ -147,9 +149,10 @@ def measure_steps(stage, hparams, batch, args):
                     "step_memory_mb": memory["step_mb"],
                     "peak_memory_mb": memory["peak_mb"],
                     "memory_method": memory["method"],
-                    "gradient_mb": gradients,
-                    "activation_mb_per_audio_s": rate,
-                    "audio_s_that_fit": _audio_that_fits(args.device, gradients, rate),
+                    "double_batch_memory_mb": double_memory["step_mb"],
+                    "mb_per_audio_s": per_audio["mb_per_audio_s"],
+                    "batch_independent_mb": per_audio["batch_independent_mb"],
+                    "audio_s_that_fit": _audio_that_fits(args.device, per_audio),
                 }
             )
         encoder.set_gradient_checkpointing(False)
@@ -197,8 +200,9 @@ def run_check(args):
         save_folder = hparams["stage1"]["save_folder"]
         encoders, tokenizer = build_label_encoders(save_folder), build_tokenizer(save_folder)
         batch = make_batch(args.batch_size, args.seconds, encoders, tokenizer, args.seed)
+        double = make_batch(2 * args.batch_size, args.seconds, encoders, tokenizer, args.seed)
         for stage in STAGES:
-            results["training"] += measure_steps(stage, hparams[stage], batch, args)
+            results["training"] += measure_steps(stage, hparams[stage], batch, double, args)
             # Off the device until inference: the next stage's figures are its own.
             for module in hparams[stage]["modules"].values():
                 module.to("cpu")
@@ -216,16 +220,19 @@ def format_report(results):
         f"batch {s['batch_size']} x {s['seconds']:g} s, median of {s['repeats']} steps, {s['total_s']:.0f} s in all",
         "",
         "| stage | precision | gradient checkpointing | step (s) | step peak above start (MB) | "
-        "activation MB per s of audio | audio s per batch that fit | loss |",
-        "|---|---|---|---|---|---|---|---|",
+        "MB per s of audio in the batch | MB whatever the batch | audio s per batch that fit | loss |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in results["training"]:
-        fits = "n/a" if row["audio_s_that_fit"] is None else f"{row['audio_s_that_fit']:.0f}"
-        memory = "n/a" if row["step_memory_mb"] is None else f"{row['step_memory_mb']:.0f}"
-        rate = "n/a" if row["activation_mb_per_audio_s"] is None else f"{row['activation_mb_per_audio_s']:.1f}"
+        figures = [
+            _format(row["step_memory_mb"], "{:.0f}"),
+            _format(row["mb_per_audio_s"], "{:.1f}"),
+            _format(row["batch_independent_mb"], "{:.0f}"),
+            _format(row["audio_s_that_fit"], "{:.0f}"),
+        ]
         lines.append(
             f"| {row['stage']} | {row['precision']} | {'on' if row['gradient_checkpointing'] else 'off'} | "
-            f"{row['step_s']:.3f} | {memory} | {rate} | {fits} | {row['loss']:.3f} |"
+            f"{row['step_s']:.3f} | {' | '.join(figures)} | {row['loss']:.3f} |"
         )
     lines += ["", f"| inference, 1 x {s['seconds']:g} s, fp32 | classify_batch (s) | RTF |", "|---|---|---|"]
     for stage, figures in results["inference"].items():
@@ -233,8 +240,10 @@ def format_report(results):
     lines += [
         "",
         f"Step peak above start (activations, gradients, temporaries): {results['training'][0]['memory_method']}. "
-        "Audio that fits: (the device's memory less what is held between steps, the weights and the optimizer's "
-        "state, and less the gradients) / activation memory per second of audio.",
+        "Per second of audio and whatever the batch: from the step on the batch and on twice as many utterances "
+        "(recipes.benchmark.memory_per_audio_second). Audio that fits: (the device's memory, less what is held "
+        "between steps, the weights and the optimizer's state, less what a step needs whatever the batch) / MB per "
+        "second of audio.",
     ]
     return "\n".join(lines)
 
@@ -255,11 +264,15 @@ def main(argv=None):
     return 0
 
 
-def _audio_that_fits(device, gradients_mb, rate):
-    if not str(device).startswith("cuda") or not rate:
+def _audio_that_fits(device, per_audio):
+    if not str(device).startswith("cuda") or not per_audio["mb_per_audio_s"]:
         return None
     left = torch.cuda.get_device_properties(device).total_memory - torch.cuda.memory_allocated(device)
-    return max(left / 2**20 - gradients_mb, 0.0) / rate
+    return max(left / 2**20 - per_audio["batch_independent_mb"], 0.0) / per_audio["mb_per_audio_s"]
+
+
+def _format(value, fmt):
+    return "n/a" if value is None else fmt.format(value)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ CUDA device the CUDA run stops with a message."""
 import json
 import math
 
+import pytest
+
 from recipes import gpu_check
 from tests.conftest import run_recipe
 
@@ -23,7 +25,8 @@ def test_gpu_check_measures_every_stage_precision_and_checkpointing_setting(tmp_
     assert settings == expected
     for row in results["training"]:
         assert math.isfinite(row["loss"]) and row["step_s"] > 0 and len(row["step_times_s"]) == 1
-        assert row["step_memory_mb"] >= 0 and row["activation_mb_per_audio_s"] >= 0
+        assert row["step_memory_mb"] >= 0 and row["double_batch_memory_mb"] >= 0
+        assert row["mb_per_audio_s"] == pytest.approx((row["double_batch_memory_mb"] - row["step_memory_mb"]) / 3.0)
         assert row["audio_s_that_fit"] is None, "only a CUDA device has a memory to fill"
     for stage in ("stage1", "stage2"):
         figures = results["inference"][stage]
