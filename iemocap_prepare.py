@@ -38,7 +38,7 @@ from collections import Counter, defaultdict
 
 from speechbrain.utils.logger import get_logger
 
-from custom_modules.audio_checks import audio_problem
+from custom_modules.audio_checks import AudioChecks
 from custom_modules.constants import CHARACTERS, EMOTIONS, PREPARATION_RECORD, SPLITS, STYLES
 from custom_modules.errors import INPUT_ERROR_EXIT, SKIP_BAD_WAVS, RecipeInputError, command_with_skip_bad_wavs
 
@@ -95,6 +95,7 @@ def prepare_iemocap(
     min_duration=0.1,
     skip_bad_wavs=False,
     command=None,
+    audio_check_cache=None,
 ):
     """Writes the train / valid / test manifests of one leave-one-session-out fold.
 
@@ -119,6 +120,9 @@ def prepare_iemocap(
     command : list of str, optional
         The command line running this preparation (a train script's ``sys.argv``): the error about unusable
         wavs then gives that command with ``--skip_bad_wavs True``.
+    audio_check_cache : str, optional
+        The JSON file where what was read of each wav is remembered (``custom_modules.audio_checks.AudioChecks``;
+        None: the machine's default), so that a wav is read once, here and at every later start of training.
 
     Returns
     -------
@@ -137,8 +141,7 @@ def prepare_iemocap(
     >>> summary["splits"]["test"]["sessions"]
     {'2': ...}
     """
-    root = find_iemocap_root(data_folder)
-    test_session = check_test_session(test_session)
+    root, test_session = check_corpus(data_folder, test_session)
     if not 0.0 <= valid_ratio < 1.0:
         raise IEMOCAPError(f"valid_ratio must be in [0, 1), got {valid_ratio}.")
     if not isinstance(skip_bad_wavs, bool):
@@ -169,7 +172,7 @@ def prepare_iemocap(
         logger.info("Redoing IEMOCAP preparation in %s: options changed (%s).", save_folder, ", ".join(changed))
 
     utterances, dropped = collect_utterances(root)
-    utterances, skipped = check_audio(utterances, min_duration, skip_bad_wavs, command)
+    utterances, skipped = check_audio(utterances, min_duration, skip_bad_wavs, command, audio_check_cache)
     splits = split_fold(utterances, test_session, valid_ratio, seed)
     total = sum(len(split) for split in splits.values())
     assert total == len(utterances), f"split sizes {total} do not add up to {len(utterances)} utterances"
@@ -185,6 +188,36 @@ def prepare_iemocap(
     _write_json(options_path, {"options": options, "summary": summary})
     log_summary(summary, save_folder)
     return summary
+
+
+def check_corpus(data_folder, test_session):
+    """The checks of the corpus that read no audio: a run makes them before anything expensive (loading the
+    backbone, preparing the fold), so that a wrong ``--data_folder`` or ``--test_session`` stops it at once.
+
+    The train scripts call it before their yaml builds the backbone, and ``recipes/run_folds.py`` once before any
+    fold starts; the messages are ``find_iemocap_root``'s and ``check_test_session``'s.
+
+    Arguments
+    ---------
+    data_folder : str
+        ``IEMOCAP_full_release`` or the folder that contains it.
+    test_session : int or str
+        The held-out session.
+
+    Returns
+    -------
+    root : str
+        The absolute ``IEMOCAP_full_release`` folder.
+    test_session : int
+
+    Example
+    -------
+    >>> check_corpus("/no/such/folder", 1)
+    Traceback (most recent call last):
+    ...
+    iemocap_prepare.IEMOCAPError: --data_folder '/no/such/folder' does not exist or is not a folder. ...
+    """
+    return find_iemocap_root(data_folder), check_test_session(test_session)
 
 
 def find_iemocap_root(data_folder):
@@ -399,8 +432,9 @@ def read_transcriptions(path):
     return transcripts
 
 
-def check_audio(utterances, min_duration, skip_bad_wavs, command=None):
-    """Reads every wav and sorts out the utterances that cannot be trained on.
+def check_audio(utterances, min_duration, skip_bad_wavs, command=None, audio_check_cache=None):
+    """Checks every wav (each read once per machine, see ``AudioChecks``) and sorts out the utterances that
+    cannot be trained on.
 
     Arguments
     ---------
@@ -412,6 +446,8 @@ def check_audio(utterances, min_duration, skip_bad_wavs, command=None):
         Leave bad utterances out (True) or raise an error listing them (False).
     command : list of str, optional
         The command line running the preparation, for the error's fix.
+    audio_check_cache : str, optional
+        See ``prepare_iemocap``.
 
     Returns
     -------
@@ -421,8 +457,10 @@ def check_audio(utterances, min_duration, skip_bad_wavs, command=None):
         ``{utt_id: reason}``.
     """
     kept, problems = {}, {}
+    checks = AudioChecks(audio_check_cache)
+    checks.read(entry["wav"] for entry in utterances.values())
     for utt_id, entry in utterances.items():
-        reason, duration = audio_problem(entry["wav"], min_duration)
+        reason, duration = checks.problem(entry["wav"], min_duration)
         if reason is None and entry["transcript"] is None:
             reason = "no line in the dialog's transcriptions file"
         if reason is not None:
@@ -600,6 +638,11 @@ def main(argv=None):
         default=False,
         metavar="{True,False}",
         help="True leaves out unusable wavs (listed) instead of stopping; spelled as in the train scripts",
+    )
+    parser.add_argument(
+        "--audio_check_cache",
+        default=None,
+        help="JSON file remembering the wavs already checked (default: one per machine in the user's cache folder)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -26,12 +26,12 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
 from custom_modules.brain import MultiTaskSERBrain
-from custom_modules.data import dataio_prepare, leave_out_unusable, train_loader_kwargs
+from custom_modules.data import dataio_prepare, leave_out_unusable, train_loader_kwargs, unbuilt_hparams
 from custom_modules.errors import input_errors_end_the_run
 from custom_modules.handoff import check_same_fold, load_stage1_encoder
 from custom_modules.heads import UTTERANCE_TASKS
 from custom_modules.losses import multitask_loss, self_contrastive_loss
-from iemocap_prepare import prepare_iemocap
+from iemocap_prepare import check_corpus, prepare_iemocap
 
 
 class Stage2Brain(MultiTaskSERBrain):
@@ -69,6 +69,9 @@ if __name__ == "__main__":
         # Command line, DDP, hyperparameters (the yaml checks --stage1_folder and builds stage 1's backbone
         # from what it saved) and the experiment folder
         hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+        # The corpus is checked first, before the yaml builds anything expensive (the backbone)
+        corpus = unbuilt_hparams(hparams_file, overrides)
+        check_corpus(corpus["data_folder"], corpus["test_session"])
         sb.utils.distributed.ddp_init_group(run_opts)
         with open(hparams_file, encoding="utf-8") as fin:
             hparams = load_hyperpyyaml(fin, overrides)
@@ -90,6 +93,7 @@ if __name__ == "__main__":
                 "min_duration": hparams["min_duration"],
                 "skip_bad_wavs": hparams["skip_bad_wavs"],
                 "command": sys.argv,
+                "audio_check_cache": hparams["audio_check_cache"],
             },
         )
         # A fold-1 encoder must never be adapted and tested on another fold's data it was trained on

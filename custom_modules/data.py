@@ -9,15 +9,17 @@ import os
 import sys
 
 import numpy as np
+import ruamel.yaml
 import speechbrain as sb
 import torch
+from hyperpyyaml.core import resolve_references
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.dataio.encoder import CategoricalEncoder, CTCTextEncoder
 from speechbrain.dataio.sampler import DynamicBatchSampler
-from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
-from custom_modules.audio_checks import audio_problem
+from custom_modules.audio_checks import AudioChecks
 from custom_modules.constants import BLANK_INDEX, CHARACTERS, CTC_VOCAB_SIZE, PREPARATION_RECORD, SPLITS, TASK_LABELS
 from custom_modules.errors import RecipeInputError, command_with_skip_bad_wavs
 
@@ -26,6 +28,35 @@ logger = get_logger(__name__)
 
 class UnusableDataError(RecipeInputError, ValueError):
     """Utterances that training cannot use where none may be left out; the message lists them and the fix."""
+
+
+def unbuilt_hparams(hparams_file, overrides=None):
+    """A run's hyperparameters (the yaml with the command line's overrides, references resolved) without building
+    anything: ``!new:`` and ``!apply:`` entries stay unbuilt yaml nodes.
+
+    A train script reads its corpus settings through it before ``load_hyperpyyaml`` builds the backbone, so that
+    a wrong ``--data_folder`` stops the run before anything is downloaded or loaded.
+
+    Arguments
+    ---------
+    hparams_file : str
+    overrides : str or dict, optional
+        As ``sb.parse_arguments`` returns them.
+
+    Returns
+    -------
+    dict-like
+
+    Example
+    -------
+    >>> hparams = unbuilt_hparams("hparams/stage1.yaml", {"data_folder": "/data/IEMOCAP", "test_session": 3})
+    >>> hparams["data_folder"], hparams["test_session"], hparams["wav2vec2"].tag.value
+    ('/data/IEMOCAP', 3, '!new:speechbrain.integrations.huggingface.Wav2Vec2')
+    """
+    with open(hparams_file, encoding="utf-8") as handle:
+        resolved = resolve_references(handle, overrides)
+    # The round-trip loader keeps unknown tags as tagged nodes instead of calling them.
+    return ruamel.yaml.YAML(typ="rt").load(resolved)
 
 
 def build_label_encoders(save_folder):
@@ -143,7 +174,8 @@ def leave_out_unusable(datasets, hparams):
     datasets : dict
         Split -> DynamicItemDataset, from ``dataio_prepare``.
     hparams : dict
-        ``min_duration``, ``max_skipped_share``, ``output_folder``, ``manifest_folder``, ``skip_bad_wavs``.
+        ``min_duration``, ``max_skipped_share``, ``output_folder``, ``manifest_folder``, ``skip_bad_wavs``,
+        ``audio_check_cache`` (where the wavs already read are remembered: ``AudioChecks``).
 
     Returns
     -------
@@ -152,11 +184,16 @@ def leave_out_unusable(datasets, hparams):
     left_out : dict
         Every utterance the fold lost, here or at preparation (``left_out_utterances``).
     """
+    checks = AudioChecks(hparams["audio_check_cache"])
+    paths = [entry["wav"] for dataset in datasets.values() for entry in dataset.data.values()]
+    # The main process reads the wavs not remembered (none after preparation or at a restart: only changed ones);
+    # then the other DDP processes find them all remembered.
+    run_on_main(checks.read, args=[paths], post_func=checks.read, post_kwargs={"paths": paths, "remember": False})
     skipped = {}
     for split, dataset in datasets.items():
         problems = {}
         for utt_id, entry in dataset.data.items():
-            reason, _ = audio_problem(entry["wav"], hparams["min_duration"])
+            reason, _ = checks.problem(entry["wav"], hparams["min_duration"])
             unknown = set(entry.get("transcript", "")) - set(CHARACTERS)
             if reason is None and unknown:
                 reason = f"transcript has characters outside the CTC vocabulary: {sorted(unknown)}"

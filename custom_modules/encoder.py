@@ -26,6 +26,7 @@ import tempfile
 
 import torch
 import torch.nn.functional as F
+from huggingface_hub import constants as hub_constants
 from speechbrain.dataio.dataio import length_to_mask
 from speechbrain.integrations.huggingface import Wav2Vec2
 from speechbrain.nnet.adapters import AdaptedModel, replace_module
@@ -88,6 +89,9 @@ class SSLEncoder(AdaptedModel):
     lora_folded : bool
         The LoRA targets are plain linear layers whose weights already hold the trained LoRA update
         (``fold_lora``; an exported model): no LoRA is inserted, the bottleneck adapters are.
+    gradient_checkpointing : bool
+        Recompute each Transformer layer's activations in the backward pass instead of keeping them from the
+        forward (``set_gradient_checkpointing``): the same gradients, for much less memory per second of audio.
 
     Example
     -------
@@ -118,6 +122,7 @@ class SSLEncoder(AdaptedModel):
         save_frozen=True,
         cache_cnn_features=False,
         lora_folded=False,
+        gradient_checkpointing=False,
     ):
         if finetune not in FINETUNE_MODES:
             raise ValueError(f"finetune must be one of {FINETUNE_MODES}, got {finetune!r}.")
@@ -164,6 +169,7 @@ class SSLEncoder(AdaptedModel):
                 "cache_cnn_features needs freeze_feature_encoder: True (a training CNN changes its output)."
             )
         self.cnn_feature_cache = CNNFeatureCache(hf_model) if cache_cnn_features else None
+        self.set_gradient_checkpointing(gradient_checkpointing)
         if use_adapters and not manual_adapter_insertion:
             self.insert_adapters()
 
@@ -204,6 +210,32 @@ class SSLEncoder(AdaptedModel):
         """The probability that the Hugging Face model skips a Transformer layer in a training step (LayerDrop;
         ``Wav2Vec2Config``'s default is 0.1)."""
         return float(getattr(self.adapted_model.model.config, "layerdrop", 0.0) or 0.0)
+
+    def set_gradient_checkpointing(self, enabled):
+        """Switches gradient checkpointing of the backbone's Transformer layers on or off (Hugging Face's).
+
+        In training, each layer then keeps only its input from the forward pass and runs again in the backward
+        pass, with the random state of the forward (the same dropout), so the gradients are those without it. The
+        non-reentrant variant of ``torch.utils.checkpoint``: the reentrant one fails when a layer's input does
+        not require grad, which is the case of the adapters behind a frozen encoder (stage 2); the non-reentrant
+        one also works under DDP. Adapters inserted later are inside the layers and are recomputed with them.
+
+        Arguments
+        ---------
+        enabled : bool
+        """
+        hf_model = self.adapted_model.model
+        # transformers 5 renamed gradient_checkpointing_* to activation_checkpointing_* (the old names warn).
+        if enabled:
+            enable = getattr(hf_model, "activation_checkpointing_enable", None)
+            if enable is not None:
+                enable(activation_checkpointing_kwargs={"use_reentrant": False})
+            else:
+                hf_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            disable = getattr(hf_model, "activation_checkpointing_disable", None)
+            (disable or hf_model.gradient_checkpointing_disable)()
+        self.gradient_checkpointing = bool(enabled)
 
     def settings(self):
         """What rebuilds this encoder around the same backbone (its constructor's arguments), JSON-ready; saved
@@ -383,6 +415,35 @@ def true_sample_counts(wav_lens, n_samples):
     tensor([16000.,  5333.])
     """
     return torch.round(wav_lens * n_samples)
+
+
+def backbone_cache_folder(backbone_cache=None):
+    """Where the SpeechBrain lobe downloads a hub backbone and looks for it first: ``backbone_cache``, or the
+    Hugging Face cache by default.
+
+    The lobe takes this folder as its ``save_path`` and first looks for a ``models--<org>--<name>/snapshots``
+    folder holding weights in it (then it loads from there, without asking the hub; the files are read in
+    place), else downloads there. Sharing the Hugging Face cache means one copy of a backbone per machine, found
+    by every run, also with ``HF_HUB_OFFLINE=1``. The default is read when called: set ``HF_HOME`` (or
+    ``HF_HUB_CACHE``) before Python starts, as huggingface_hub reads it at import.
+
+    Arguments
+    ---------
+    backbone_cache : str, optional
+        A folder; None (yaml ``null``) for the Hugging Face cache.
+
+    Returns
+    -------
+    str
+
+    Example
+    -------
+    >>> backbone_cache_folder("/scratch/hf_hub")
+    '/scratch/hf_hub'
+    >>> backbone_cache_folder(None) == hub_constants.HF_HUB_CACHE
+    True
+    """
+    return str(backbone_cache) if backbone_cache else hub_constants.HF_HUB_CACHE
 
 
 def ssl_output_size(ssl_model):

@@ -15,7 +15,11 @@ are reported too. On a CPU that other jobs share, ``--threads 1 --clock process`
   bottleneck adapters, adapters trainable). This ratio is the recipe's own overhead (target <= 1.10). Also
   stage 2 / stage 1 (target <= 0.7), audio seconds trained per wall second, the CNN feature encoder's share
   of each step, the step with the CNN feature cache on (``cache_cnn_features``; filled in the warm-up round, as
-  it is in every epoch after the first) divided by the step without it, peak memory and trainable parameters.
+  it is in every epoch after the first) divided by the step without it, peak memory and trainable parameters,
+  and what a step needs per second of audio in its batch and whatever the batch (``memory_per_audio_second``,
+  from a step on twice as many utterances).
+- With ``--gradient_checkpointing``: the same step with gradient checkpointing on, its time and peak memory as
+  ratios to the step without (targets <= 1.4 and <= 0.5) and its memory per second of audio.
 - Padding efficiency (real / padded samples) of the recipe's training batches (``train_loader_kwargs`` ->
   ``DynamicBatchSampler`` with the yaml's settings) on an IEMOCAP-like length distribution, beside plain
   random batches of 16 (target > 0.9).
@@ -28,6 +32,9 @@ are reported too. On a CPU that other jobs share, ``--threads 1 --clock process`
   (target: flat).
 - Timeline (``--sections timeline``): peak memory of ``emotion_timeline`` over recordings of
   ``--timeline_minutes`` (target: the longest within 1.2x of the shortest).
+- With ``--start_utterances N``: a stage's start before its backbone (corpus check, preparation, audio checks,
+  datasets: ``train_stage1.py``'s steps) on a generated corpus of about N utterances, first start, restart and a
+  new run beside one read of every wav (wall clock).
 
 Backbones have random weights, built from the architecture's config (``synthetic.backbones``): nothing is
 downloaded (``--backbone_folder`` keeps one for the next run). Commands (the README's tables come from these;
@@ -38,7 +45,8 @@ XLS-R on CPU takes about 6 minutes and 11 GB of memory)::
     python recipes/benchmark.py --architecture wav2vec2-base --batch_size 2 --threads 1 --clock process \
         --output_json bench_base.json
     python recipes/benchmark.py --architecture xls-r-300m --batch_size 2 --threads 1 --clock process \
-        --output_json bench_xlsr.json
+        --gradient_checkpointing --output_json bench_xlsr.json
+    python recipes/benchmark.py --start_utterances 5531 --start_corpus_folder start_corpus   # IEMOCAP's size
     python recipes/benchmark.py --architecture xls-r-300m --batch_size 2 --threads 2   # RTF on 2 cores
     python recipes/benchmark.py --architecture xls-r-300m --device cuda --batch_size 16 --repeats 10
     python recipes/benchmark.py --architecture wav2vec2-base --threads 2 --sections inference streaming timeline
@@ -73,14 +81,24 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.dataset import DynamicItemDataset
 
+from custom_modules.audio_checks import read_audio_facts
 from custom_modules.brain import parameter_counts
-from custom_modules.constants import CHARACTERS, SAMPLE_RATE, TASK_LABELS
-from custom_modules.data import build_label_encoders, build_tokenizer, train_loader_kwargs
+from custom_modules.constants import CHARACTERS, SAMPLE_RATE, SPLITS, TASK_LABELS
+from custom_modules.data import (
+    build_label_encoders,
+    build_tokenizer,
+    dataio_prepare,
+    leave_out_unusable,
+    train_loader_kwargs,
+    unbuilt_hparams,
+)
 from custom_modules.encoder import receptive_field
 from custom_modules.handoff import load_stage1_encoder, write_model_config
 from custom_modules.interface import EmotionRecognizer
 from custom_modules.streaming import chunks, duration_batches
+from iemocap_prepare import FULL_RELEASE_COUNTS, check_corpus, prepare_iemocap
 from synthetic.backbones import ARCHITECTURES, build_backbone
+from synthetic.corpus import generate_corpus
 from train_stage1 import Stage1Brain
 from train_stage2 import Stage2Brain
 
@@ -92,6 +110,11 @@ SECTIONS = ("training", "padding", "inference", "streaming", "timeline")
 # IEMOCAP's 4-class utterances (5,531): about 0.6-34 s, mean about 4.5 s, median about 3.5 s. A log-normal
 # with that median and mean (sigma = sqrt(2 ln(mean / median)) = 0.709), clipped to the range.
 IEMOCAP_DURATIONS = {"median": 3.5, "mean": 4.5, "min": 0.6, "max": 34.0}
+IEMOCAP_UTTERANCES = sum(FULL_RELEASE_COUNTS.values())
+# The generated corpus of a stage-start measurement: every dialog of a session (9 improvised, 27 scripted) with
+# sentences of 2 to 20 words (about 4 s per turn); about 80% of the generated turns are in the four classes.
+START_CORPUS = {"impro_dialogs": 9, "script_dialogs": 27, "min_words": 2, "max_words": 20}
+KEPT_SHARE = 0.8
 PAPER_BATCH = 16
 # About 2.5 words (14 characters) per second of conversational speech: CTC targets of realistic length.
 CHARACTERS_PER_SECOND = 14
@@ -147,15 +170,26 @@ def parse_args(argv=None):
     parser.add_argument("--backbone_folder", default=None, help="reuse (or create) the random backbone here")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output_json", default=None, help="write every figure here")
+    parser.add_argument(
+        "--gradient_checkpointing",
+        action="store_true",
+        help="also time and measure each stage's step with gradient checkpointing on (ratios to the step without)",
+    )
+    parser.add_argument(
+        "--start_utterances",
+        type=int,
+        default=0,
+        help="also time a stage's start before its backbone (corpus check, preparation, audio checks, datasets) on "
+        f"a generated corpus of about this many 4-class utterances (IEMOCAP: {IEMOCAP_UTTERANCES}); 0: skip",
+    )
+    parser.add_argument(
+        "--start_corpus_folder", default=None, help="keep (or reuse) the generated corpus of --start_utterances here"
+    )
     return parser.parse_args(argv)
 
 
 def build_stage(stage, backbone_folder, work_dir, device):
     """Builds a stage's Brain from its yaml as its train script does, ready for ``fit_batch``.
-
-    Stage 1 (random backbone weights) is saved as a stage-1 run (a checkpoint and ``model_config.json``), and
-    stage 2 starts from it through the recipe's hand-off (``custom_modules.handoff``). Optimizers are
-    initialised without ``on_fit_start``, so no checkpoint is recovered.
 
     Arguments
     ---------
@@ -172,25 +206,68 @@ def build_stage(stage, backbone_folder, work_dir, device):
     brain : Stage1Brain or Stage2Brain
     hparams : dict
     """
+    hparams = load_stage(stage, backbone_folder, work_dir)
+    return stage_brain(stage, hparams, {"device": device}), hparams
+
+
+def load_stage(stage, backbone_folder, work_dir, overrides=None):
+    """A stage's hyperparameters and modules, from its yaml as its train script loads them.
+
+    Stage 1 (random backbone weights) is saved as a stage-1 run (a checkpoint and ``model_config.json``), and
+    stage 2 starts from it through the recipe's hand-off (``custom_modules.handoff``): load stage 1 first.
+
+    Arguments
+    ---------
+    stage : str
+        ``stage1`` or ``stage2``.
+    backbone_folder : str
+        Local Hugging Face folder (``wav2vec2_hub``).
+    work_dir : str
+        Temporary folder for the runs' outputs.
+    overrides : dict, optional
+        More yaml overrides.
+
+    Returns
+    -------
+    dict
+    """
     output_folder = os.path.join(work_dir, stage)
     stage1_folder = os.path.join(work_dir, "stage1")
-    overrides = {"data_folder": work_dir, "output_folder": output_folder, "wav2vec2_hub": backbone_folder}
+    values = {"data_folder": work_dir, "output_folder": output_folder, "wav2vec2_hub": backbone_folder}
     # Built with the CNN feature cache, which measure_training switches on for the "cached" steps only.
-    overrides["cache_cnn_features"] = True
+    values["cache_cnn_features"] = True
     if stage == "stage2":
-        overrides.update(stage1_folder=stage1_folder, allow_unfinished_stage1=True)
+        values.update(stage1_folder=stage1_folder, allow_unfinished_stage1=True)
+    values.update(overrides or {})
     with open(os.path.join(REPO, "hparams", f"{stage}.yaml"), encoding="utf-8") as handle:
-        hparams = load_hyperpyyaml(handle, overrides)
+        hparams = load_hyperpyyaml(handle, values)
     os.makedirs(output_folder, exist_ok=True)
     if stage == "stage1":
         hparams["checkpointer"].save_checkpoint(meta={"UA": 0.0, "epoch": 0})
         write_model_config(output_folder, hparams["encoder"], hparams["heads"], backbone_folder)
     else:
         load_stage1_encoder(hparams["encoder"], stage1_folder)
+    return hparams
+
+
+def stage_brain(stage, hparams, run_opts):
+    """The stage's Brain on the modules of ``hparams``, ready for ``fit_batch`` (optimizers initialised without
+    ``on_fit_start``, so no checkpoint is recovered).
+
+    Arguments
+    ---------
+    stage : str
+    hparams : dict
+        From ``load_stage``.
+    run_opts : dict
+        SpeechBrain's run options (``device``, ``precision``).
+
+    Returns
+    -------
+    Stage1Brain or Stage2Brain
+    """
     brain_class = {"stage1": Stage1Brain, "stage2": Stage2Brain}[stage]
-    brain = brain_class(
-        modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts={"device": device}
-    )
+    brain = brain_class(modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts=run_opts)
     brain.label_encoders = build_label_encoders(hparams["save_folder"])
     brain.tokenizer = build_tokenizer(hparams["save_folder"])
     brain.init_optimizers()
@@ -198,7 +275,7 @@ def build_stage(stage, backbone_folder, work_dir, device):
     brain.modules.train()
     brain.zero_grad(set_to_none=True)
     brain.nonfinite_count = 0
-    return brain, hparams
+    return brain
 
 
 def make_batch(batch_size, seconds, label_encoders, tokenizer, seed):
@@ -452,6 +529,8 @@ def measure_training(brains, hparams, batch, args):
         steps[stage] = functools.partial(_fit_batch_with_cache, brain, batch, encoder, None)
         # The warm-up round fills the cache: the timed rounds are those of epochs 2 and later.
         steps[f"{stage}_cached"] = functools.partial(_fit_batch_with_cache, brain, batch, encoder, cache)
+        if args.gradient_checkpointing:
+            steps[f"{stage}_checkpointed"] = functools.partial(_fit_batch_checkpointed, brain, batch, encoder)
         timers[stage] = timers[bare_name[stage]] = ForwardTimer(hf_model.feature_extractor, args.device, clock)
     times, cnn_times = time_in_turns(steps, args.repeats, args.warmup, args.device, args.seed, timers, clock)
     for stage in STAGES:
@@ -479,17 +558,76 @@ def measure_training(brains, hparams, batch, args):
             "cached_over_uncached": paired_ratio(times[f"{stage}_cached"], times[stage]),
             "parameters": parameter_counts([hparams[stage]["encoder"], hparams[stage]["heads"]]),
         }
+        if args.gradient_checkpointing:
+            checkpointed = times[f"{stage}_checkpointed"]
+            results[stage].update(
+                checkpointed_step_s=statistics.median(checkpointed),
+                checkpointed_step_times_s=checkpointed,
+                checkpointed_over_unchecked=paired_ratio(checkpointed, times[stage]),
+            )
     results["stage2_over_stage1"] = paired_ratio(times["stage2"], times["stage1"])
     results["cached_stage2_over_cached_stage1"] = paired_ratio(times["stage2_cached"], times["stage1_cached"])
     results["bare_adapters_over_bare_full"] = paired_ratio(times["bare_adapters"], times["bare_full"])
 
-    # Memory last and one step each: trimming the heap before a step would slow the timed steps.
+    # Memory last and one step each: trimming the heap before a step would slow the timed steps. A batch of twice
+    # as many utterances gives what a step needs per second of audio (the slope) and whatever the batch.
+    brain = brains["stage1"]
+    double = make_batch(2 * wavs.shape[0], args.seconds, brain.label_encoders, brain.tokenizer, args.seed)
     for stage in STAGES:
         torch.manual_seed(args.seed)
         results[stage]["memory"] = peak_step_memory(steps[stage], args.device)
         torch.manual_seed(args.seed)
         results[stage]["reference_memory"] = peak_step_memory(steps[bare_name[stage]], args.device)
+        encoder = hparams[stage]["encoder"]
+        double_step = functools.partial(_fit_batch_with_cache, brains[stage], double, encoder, None)
+        torch.manual_seed(args.seed)
+        results[stage]["memory_per_audio"] = memory_per_audio_second(
+            results[stage]["memory"], peak_step_memory(double_step, args.device), audio_seconds
+        )
+        if args.gradient_checkpointing:
+            figures = results[stage]
+            torch.manual_seed(args.seed)
+            figures["checkpointed_memory"] = peak_step_memory(steps[f"{stage}_checkpointed"], args.device)
+            figures["checkpointed_over_unchecked_memory"] = _ratio(
+                figures["checkpointed_memory"]["step_mb"], figures["memory"]["step_mb"]
+            )
+            double_step = functools.partial(_fit_batch_checkpointed, brains[stage], double, encoder)
+            torch.manual_seed(args.seed)
+            figures["checkpointed_memory_per_audio"] = memory_per_audio_second(
+                figures["checkpointed_memory"], peak_step_memory(double_step, args.device), audio_seconds
+            )
     return results
+
+
+def memory_per_audio_second(step_memory, double_batch_memory, audio_seconds):
+    """What a training step needs per second of audio in its batch, from its peak memory (``peak_step_memory``)
+    at a batch and at a batch twice as large (the same utterance length): the slope, which is the activations
+    kept for the backward pass and the temporaries, and the intercept, what it needs whatever the batch (the
+    gradients, the optimizer's temporaries). With the weights and the optimizer's state, they tell what batch
+    fits on a device: intercept + slope x batch size x longest utterance (s).
+
+    Arguments
+    ---------
+    step_memory, double_batch_memory : dict
+        ``peak_step_memory`` of the step and of the step on twice the audio.
+    audio_seconds : float
+        Seconds of (padded) audio in the first batch.
+
+    Returns
+    -------
+    dict
+        ``mb_per_audio_s``, ``batch_independent_mb`` (None where memory is not measured) and ``double_batch_mb``.
+
+    Example
+    -------
+    >>> memory_per_audio_second({"step_mb": 1300.0}, {"step_mb": 2100.0}, 8.0)
+    {'mb_per_audio_s': 100.0, 'batch_independent_mb': 500.0, 'double_batch_mb': 2100.0}
+    """
+    small, large = step_memory["step_mb"], double_batch_memory["step_mb"]
+    if small is None or large is None:
+        return {"mb_per_audio_s": None, "batch_independent_mb": None, "double_batch_mb": large}
+    slope = (large - small) / audio_seconds
+    return {"mb_per_audio_s": slope, "batch_independent_mb": small - slope * audio_seconds, "double_batch_mb": large}
 
 
 def iemocap_like_durations(n_utterances, seed):
@@ -833,6 +971,144 @@ def measure_timeline(recognizer, work_dir, args):
     return results
 
 
+def start_corpus(folder, n_utterances, seed):
+    """A generated IEMOCAP-format corpus of about ``n_utterances`` utterances in the four classes (kept if there).
+
+    Arguments
+    ---------
+    folder : str
+        The corpus goes to ``<folder>/IEMOCAP_full_release``.
+    n_utterances : int
+    seed : int
+
+    Returns
+    -------
+    str
+        ``folder`` (a ``data_folder``).
+    """
+    release = os.path.join(folder, "IEMOCAP_full_release")
+    marker = os.path.join(folder, "start_corpus.json")
+    recipe = {"n_utterances": n_utterances, "seed": seed, **START_CORPUS}
+    if os.path.isfile(marker):
+        with open(marker, encoding="utf-8") as handle:
+            if json.load(handle) == recipe:
+                return folder
+    dialogs = 5 * (START_CORPUS["impro_dialogs"] + START_CORPUS["script_dialogs"])
+    turns_per_dialog = max(1, math.ceil(n_utterances / (KEPT_SHARE * dialogs)))
+    generate_corpus(release, seed=seed, turns_per_dialog=turns_per_dialog, **START_CORPUS)
+    with open(marker, "w", encoding="utf-8") as handle:
+        json.dump(recipe, handle)
+    return folder
+
+
+def stage_start(data_folder, output_folder, test_session, audio_check_cache):
+    """The start of a stage-1 run before its backbone: ``train_stage1.py``'s steps from the corpus check to the
+    check of every utterance before training, with the yaml's settings (nothing is built from it).
+
+    Arguments
+    ---------
+    data_folder : str
+    output_folder : str
+    test_session : int
+    audio_check_cache : str
+
+    Returns
+    -------
+    dict
+        The fold's datasets.
+    """
+    overrides = {
+        "data_folder": data_folder,
+        "output_folder": output_folder,
+        "test_session": test_session,
+        "audio_check_cache": audio_check_cache,
+    }
+    hparams = unbuilt_hparams(os.path.join(REPO, "hparams", "stage1.yaml"), overrides)
+    check_corpus(hparams["data_folder"], hparams["test_session"])
+    os.makedirs(hparams["output_folder"], exist_ok=True)
+    prepare_iemocap(
+        data_folder=hparams["data_folder"],
+        save_folder=hparams["manifest_folder"],
+        test_session=hparams["test_session"],
+        valid_ratio=hparams["valid_ratio"],
+        seed=hparams["seed"],
+        min_duration=hparams["min_duration"],
+        skip_bad_wavs=hparams["skip_bad_wavs"],
+        audio_check_cache=hparams["audio_check_cache"],
+    )
+    datasets, _, _ = dataio_prepare(hparams)
+    datasets, _ = leave_out_unusable(datasets, hparams)
+    return datasets
+
+
+def measure_start(args, work_dir):
+    """Wall time of a stage's start before its backbone (``stage_start``) on a generated corpus of IEMOCAP's size:
+    a first start (every wav read once, by preparation), a restart of the same run, and a new run (another fold)
+    on the same machine, beside one read of every wav (what the check before training cost at every start
+    before the audio checks were remembered; a first start read every wav twice).
+
+    The read of every wav and the first start begin with the corpus out of the operating system's page cache
+    (``posix_fadvise(DONTNEED)``, on Linux): they read from this machine's disk, as a first start does; on a
+    network filesystem every read costs more.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+    work_dir : str
+
+    Returns
+    -------
+    dict
+    """
+    folder = args.start_corpus_folder or os.path.join(work_dir, "start_corpus")
+    corpus = start_corpus(folder, args.start_utterances, args.seed)
+    runs = os.path.join(work_dir, "start_runs")
+    cache = os.path.join(runs, "audio_checks.json")
+    clock = time.perf_counter
+
+    def timed(function, *function_args):
+        begin = clock()
+        value = function(*function_args)
+        return clock() - begin, value
+
+    manifests = stage_start(corpus, os.path.join(runs, "listing"), 3, os.path.join(runs, "listing.json"))
+    wavs = sorted({entry["wav"] for split in SPLITS for entry in manifests[split].data.values()})
+    cold = _evict_from_page_cache(wavs)
+    read_s, _ = timed(lambda: [read_audio_facts(wav) for wav in wavs])
+    _evict_from_page_cache(wavs)
+    first_s, datasets = timed(stage_start, corpus, os.path.join(runs, "fold1"), 1, cache)
+    restart_times = [timed(stage_start, corpus, os.path.join(runs, "fold1"), 1, cache)[0] for _ in range(3)]
+    new_run_s, _ = timed(stage_start, corpus, os.path.join(runs, "fold2"), 2, cache)
+    restart_s = statistics.median(restart_times)
+    hours = sum(entry["duration"] for split in SPLITS for entry in datasets[split].data.values()) / 3600
+    return {
+        "utterances": len(wavs),
+        "audio_hours": hours,
+        "corpus": f"synthetic.corpus.generate_corpus, {json.dumps(START_CORPUS)}",
+        "cold_reads": cold,
+        "read_every_wav_s": read_s,
+        "first_start_s": first_s,
+        "restart_s": restart_s,
+        "restart_times_s": restart_times,
+        "new_run_s": new_run_s,
+        "restart_over_first_start": restart_s / first_s,
+        "clock": "wall",
+    }
+
+
+def _evict_from_page_cache(paths):
+    """Drops the files from the operating system's page cache, where it can (Linux); says whether it could."""
+    if not hasattr(os, "posix_fadvise"):
+        return False
+    for path in paths:
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(descriptor)
+    return True
+
+
 def run_benchmark(args):
     """Runs every measurement; returns the results dictionary (what ``--output_json`` holds)."""
     if args.device.startswith("cuda"):
@@ -870,6 +1146,8 @@ def run_benchmark(args):
                 results["streaming"] = measure_streaming(recognizer, hf_model, work_dir, args)
             if "timeline" in sections:
                 results["timeline"] = measure_timeline(recognizer, work_dir, args)
+        if args.start_utterances:
+            results["start"] = measure_start(args, work_dir)
     results["settings"]["total_s"] = time.perf_counter() - start
     return results
 
@@ -897,6 +1175,7 @@ def format_report(results):
         ("inference", _inference_report),
         ("streaming", _streaming_report),
         ("timeline", _timeline_report),
+        ("start", _start_report),
     ):
         if section in results:
             lines += ["", *report(results[section])]
@@ -904,7 +1183,7 @@ def format_report(results):
 
 
 def _training_report(train):
-    return [
+    lines = [
         "| training step | stage 1 | stage 2 | target |",
         "|---|---|---|---|",
         _row("step time (s)", [train[t]["step_s"] for t in STAGES], "{:.3f}"),
@@ -923,10 +1202,50 @@ def _training_report(train):
         _row("trainable parameters", [train[t]["parameters"]["trainable"] for t in STAGES], "{:,}"),
         _row("total parameters", [train[t]["parameters"]["total"] for t in STAGES], "{:,}"),
         _row("trainable share", [train[t]["parameters"]["trainable_share"] for t in STAGES], "{:.2%}"),
+        _row("step memory per s of audio in the batch (MB/s)", _per_audio(train, "memory_per_audio"), "{:.1f}"),
+        _row("  step memory whatever the batch (MB)", _batch_independent(train, "memory_per_audio"), "{:.0f}"),
+    ]
+    if "checkpointed_step_s" in train["stage1"]:
+        lines += [
+            _row(
+                "with gradient checkpointing: step time (s)",
+                [train[t]["checkpointed_step_s"] for t in STAGES],
+                "{:.3f}",
+            ),
+            _row(
+                "  checkpointed step / step",
+                [train[t]["checkpointed_over_unchecked"] for t in STAGES],
+                "{:.3f}",
+                "<= 1.40",
+            ),
+            _row(
+                "  step peak memory above its start (MB)",
+                [train[t]["checkpointed_memory"]["step_mb"] for t in STAGES],
+                "{:.0f}",
+            ),
+            _row(
+                "  checkpointed / unchecked step peak memory",
+                [train[t]["checkpointed_over_unchecked_memory"] for t in STAGES],
+                "{:.3f}",
+                "<= 0.50",
+            ),
+            _row(
+                "  step memory per s of audio in the batch (MB/s)",
+                _per_audio(train, "checkpointed_memory_per_audio"),
+                "{:.1f}",
+            ),
+            _row(
+                "  step memory whatever the batch (MB)",
+                _batch_independent(train, "checkpointed_memory_per_audio"),
+                "{:.0f}",
+            ),
+        ]
+    lines += [
         "",
         f"Reference: {train['reference']}",
         f"Memory: {train['stage1']['memory']['method']}.",
     ]
+    return lines
 
 
 def _padding_report(pad):
@@ -1006,6 +1325,24 @@ def _timeline_report(timeline):
     return lines
 
 
+def _start_report(start):
+    reads = "from disk" if start["cold_reads"] else "files possibly in the page cache"
+    lines = [
+        f"| stage start before the backbone, {start['utterances']:,} utterances ({start['audio_hours']:.1f} h), "
+        f"first reads {reads} | wall s | / one read of every wav |",
+        "|---|---|---|",
+    ]
+    for label, key in (
+        ("one read of every wav (before: every start's check; a first start's twice)", "read_every_wav"),
+        ("first start (preparation reads every wav once)", "first_start"),
+        ("restart of the same run", "restart"),
+        ("a new run (another fold) on the same machine", "new_run"),
+    ):
+        ratio = start[f"{key}_s"] / start["read_every_wav_s"]
+        lines.append(f"| {label} | {start[f'{key}_s']:.2f} | {ratio:.3f} |")
+    return lines
+
+
 def _mb(value):
     return "n/a" if value is None else f"{value:.0f} MB"
 
@@ -1073,6 +1410,27 @@ def _fit_batch_with_cache(brain, batch, encoder, cache):
         return brain.fit_batch(batch)
     finally:
         encoder.cnn_feature_cache = None
+
+
+def _fit_batch_checkpointed(brain, batch, encoder):
+    """One training step (without the CNN feature cache) with gradient checkpointing on."""
+    encoder.set_gradient_checkpointing(True)
+    try:
+        return _fit_batch_with_cache(brain, batch, encoder, None)
+    finally:
+        encoder.set_gradient_checkpointing(False)
+
+
+def _ratio(numerator, denominator):
+    return None if numerator is None or not denominator else numerator / denominator
+
+
+def _per_audio(train, key):
+    return [train[stage][key]["mb_per_audio_s"] for stage in STAGES]
+
+
+def _batch_independent(train, key):
+    return [train[stage][key]["batch_independent_mb"] for stage in STAGES]
 
 
 def _row(label, values, fmt, target=""):

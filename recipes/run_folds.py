@@ -63,6 +63,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from iemocap_prepare import IEMOCAPError, check_corpus
 from recipes.fold_summary import (
     EXPERIMENTS_FILE,
     RECORD_FILE,
@@ -420,8 +421,6 @@ class FoldRunner:
             raise RunFoldsError(
                 f"{experiment} is a single-stage experiment: {sorted(unknown)} overrides have nothing to apply to."
             )
-        if not os.path.isdir(self.data_folder):
-            raise RunFoldsError(f"--data_folder {data_folder} does not exist.")
 
     @property
     def experiment_folder(self):
@@ -658,6 +657,9 @@ class FoldRunner:
         -------
         list of StageFailure
         """
+        # The corpus is checked once, before any fold loads a backbone: the train scripts' check and messages.
+        for fold in self.folds:
+            check_corpus(self.data_folder, fold)
         where = f"SLURM jobs ({self.slurm.gpus_per_node} GPU(s) each)" if self.slurm else None
         logger.info(
             "[%s] %s Folds %s on %s; output: %s",
@@ -1081,7 +1083,7 @@ def main(argv=None):
         else:
             with FolderLock(runner.experiment_folder, [os.path.basename(sys.executable), *sys.argv]):
                 failures = runner.run()
-    except (RunFoldsError, OverrideError, SummaryError, FolderInUseError) as error:
+    except (RunFoldsError, OverrideError, SummaryError, FolderInUseError, IEMOCAPError) as error:
         print(f"run_folds.py: {error}", file=sys.stderr)
         return 2
     except Interrupted as stop:

@@ -21,6 +21,7 @@ REPEATS = 2
 PADDING_UTTERANCES = 300
 STREAMING_FILES = 6
 TIMELINE_MINUTES = (0.1, 0.3)
+START_UTTERANCES = 150
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,9 @@ def benchmark_run(tiny_backbone, tmp_path_factory):
         "2",
         "--timeline_minutes",
         *map(str, TIMELINE_MINUTES),
+        "--gradient_checkpointing",
+        "--start_utterances",
+        str(START_UTTERANCES),
         "--output_json",
         output_json,
         timeout=300,
@@ -76,13 +80,15 @@ def assert_ratio(ratio, numerator, denominator):
 
 def test_benchmark_writes_json_and_prints_every_table(benchmark_run):
     report, results = benchmark_run
-    assert set(results) == {"settings", *benchmark.SECTIONS}
+    assert set(results) == {"settings", *benchmark.SECTIONS, "start"}
     for heading in (
         "| training step |",
+        "| with gradient checkpointing: step time (s) |",
         "| padding (IEMOCAP-like lengths) |",
         "| inference, 1 x 1.5 s |",
         f"| streaming {STREAMING_FILES} files (",
         "| emotion_timeline, 3 s windows every 1 s |",
+        "| stage start before the backbone, ",
     ):
         assert heading in report
     assert "Wrote " in report
@@ -199,3 +205,33 @@ def test_iemocap_like_durations_have_the_corpus_median_mean_and_range():
 def test_benchmark_doctests_pass():
     failures, tried = doctest.testmod(benchmark, optionflags=doctest.ELLIPSIS)
     assert tried > 0 and failures == 0
+
+
+def test_gradient_checkpointing_and_memory_per_audio_second_figures_are_consistent(benchmark_run):
+    training = benchmark_run[1]["training"]
+    audio_seconds = training["audio_seconds_per_step"]
+    for stage in STAGES:
+        figures = training[stage]
+        assert figures["checkpointed_step_s"] == pytest.approx(statistics.median(figures["checkpointed_step_times_s"]))
+        assert_ratio(
+            figures["checkpointed_over_unchecked"], figures["checkpointed_step_times_s"], figures["step_times_s"]
+        )
+        unchecked, checked = figures["memory"]["step_mb"], figures["checkpointed_memory"]["step_mb"]
+        if unchecked:
+            assert figures["checkpointed_over_unchecked_memory"] == pytest.approx(checked / unchecked)
+        # The slope between the step on the batch and on twice its audio, and what remains at no audio.
+        for key, step_mb in (("memory_per_audio", unchecked), ("checkpointed_memory_per_audio", checked)):
+            per_audio = figures[key]
+            slope = (per_audio["double_batch_mb"] - step_mb) / audio_seconds
+            assert per_audio["mb_per_audio_s"] == pytest.approx(slope)
+            assert per_audio["batch_independent_mb"] == pytest.approx(step_mb - slope * audio_seconds)
+
+
+def test_stage_start_is_timed_on_a_generated_corpus(benchmark_run):
+    start = benchmark_run[1]["start"]
+    assert start["utterances"] >= START_UTTERANCES and start["audio_hours"] > 0
+    assert len(start["restart_times_s"]) == 3
+    assert start["restart_s"] == pytest.approx(statistics.median(start["restart_times_s"]))
+    for key in ("read_every_wav_s", "first_start_s", "restart_s", "new_run_s"):
+        assert math.isfinite(start[key]) and start[key] > 0
+    assert_ratio(start["restart_over_first_start"], start["restart_s"], start["first_start_s"])

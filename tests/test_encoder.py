@@ -299,3 +299,31 @@ def test_folded_lora_encoder_computes_the_adapted_encoder_and_reloads_as_lora_fo
     rebuilt.parameter_transfer(tmp_path / "encoder.ckpt")
     with torch.no_grad():
         assert torch.equal(rebuilt(wavs, lens)[0], folded)
+
+
+@pytest.mark.parametrize("finetune", ["full", "adapters"])
+def test_gradient_checkpointing_gives_the_gradients_of_the_unchecked_encoder(tiny_lobe, finetune):
+    # Stage 1 (everything but the CNN trains) and stage 2 (adapters behind a frozen encoder), in training mode with
+    # the backbone's dropout on: the recomputation must draw the same dropout as the forward.
+    settings = ADAPTER_SETTINGS if finetune == "adapters" else {}
+    unchecked = perturbed(SSLEncoder(tiny_lobe(), finetune=finetune, **settings))
+    checked = SSLEncoder(tiny_lobe(), finetune=finetune, gradient_checkpointing=True, **settings)
+    checked.load_state_dict(unchecked.state_dict())
+    wavs, lens = torch.randn(2, 12000), torch.tensor([1.0, 0.7])
+    gradients, layer_runs = {}, {}
+    for name, encoder in (("unchecked", unchecked), ("checked", checked)):
+        hf_layers = encoder.adapted_model.model.encoder.layers
+        runs = []
+        hook = hf_layers[0].feed_forward.intermediate_dense.register_forward_hook(lambda *_, runs=runs: runs.append(1))
+        encoder.train()
+        torch.manual_seed(0)
+        feats, frame_lens = encoder(wavs, lens)
+        (feats.pow(2).mean() + feats[:, 0].sum()).backward()
+        hook.remove()
+        gradients[name] = {n: p.grad for n, p in encoder.named_parameters() if p.requires_grad}
+        layer_runs[name] = len(runs)
+    assert layer_runs == {"unchecked": 1, "checked": 2}, "a checked layer runs again in the backward pass"
+    assert gradients["checked"].keys() == gradients["unchecked"].keys()
+    for name, gradient in gradients["unchecked"].items():
+        assert gradient is not None and gradient.abs().sum() > 0, name
+        torch.testing.assert_close(gradients["checked"][name], gradient, rtol=1e-6, atol=1e-9, msg=name)

@@ -3,7 +3,7 @@
 It loads with SpeechBrain's own ``foreign_class`` and ``from_hparams`` from a model-repository id (first and
 second use, with and without ``savedir``) and from a local folder, in fresh processes where nothing of this
 repository is importable and a user's own ``custom_modules`` / ``custom_interface`` are imported first; the hub
-is a real Hugging Face cache (``tests/hub_cache.py``) built only from the files the export wrote, offline. Its
+is a real Hugging Face cache (``synthetic/hub_cache.py``) built only from the files the export wrote, offline. Its
 model card carries the Hub's front matter and what SpeechBrain's cards say; the upload command stops at
 huggingface_hub's HTTP layer in tests; folding LoRA at export leaves the predictions as they were.
 """
@@ -23,7 +23,7 @@ from huggingface_hub import ModelCard
 from custom_modules.constants import EMOTIONS
 from recipes import export, upload
 from recipes.model_card import REPO_PLACEHOLDER
-from tests import hub_cache
+from synthetic import hub_cache
 from tests.conftest import STAGE2_REPO_ID, STAGES, run_command
 
 # The card and the metrics are for people; SpeechBrain never fetches them.

@@ -25,7 +25,7 @@ from custom_modules.constants import BLANK_INDEX, EMOTIONS, TASK_LABELS
 from custom_modules.data import read_mono_audio
 from custom_modules.handoff import load_trained_run
 from recipes import export
-from tests import hub_cache
+from synthetic import hub_cache
 from tests.conftest import (
     REPO,
     STAGES,

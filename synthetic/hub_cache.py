@@ -1,5 +1,6 @@
-"""Puts an exported folder into a Hugging Face hub cache exactly as ``hf_hub_download`` leaves a downloaded
-repository, so that loading from a hub id is tested offline against the real cache layout.
+"""A folder put into a Hugging Face hub cache exactly as ``hf_hub_download`` leaves a downloaded repository, so
+that loading from a hub id (a backbone ``user/tiny``, an exported model) is tested offline against the real cache
+layout, through the real cache lookups of huggingface_hub, transformers and SpeechBrain.
 
 Layout (huggingface_hub's ``file_download``: the ``hf_hub_download`` docstring and ``_create_symlink``)::
 
@@ -15,6 +16,9 @@ follows its conventions with its own helpers for the names (``repo_folder_name``
 Hub stores with LFS is decided by the server: the patterns of the repository's ``.gitattributes`` (the default
 one of a new model repository, ``DEFAULT_LFS_PATTERNS``, includes ``*.ckpt``) and binary or large files; an LFS
 file's blob is named by its sha256, any other by its git blob sha1.
+
+Authors
+ * SER two-stage adapters recipe contributors, 2026
 """
 
 import fnmatch
@@ -74,6 +78,17 @@ def write_hub_cache(folder, repo_id, cache_dir, files=None):
 
     The commit id covers the whole folder, so caching some files and later others gives one snapshot, as
     successive downloads of one revision do.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from huggingface_hub import try_to_load_from_cache
+    >>> from synthetic.backbones import build_backbone
+    >>> tmp = tempfile.mkdtemp()
+    >>> _ = write_hub_cache(build_backbone(tmp + "/tiny"), "user/tiny", tmp + "/hub")
+    >>> cached = try_to_load_from_cache("user/tiny", "config.json", cache_dir=tmp + "/hub")
+    >>> os.path.islink(cached), open(cached).read() == open(tmp + "/tiny/config.json").read()
+    (True, True)
     """
     every_file = folder_files(folder)
     files = every_file if files is None else list(files)
