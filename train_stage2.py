@@ -29,7 +29,6 @@ from custom_modules.brain import MultiTaskSERBrain
 from custom_modules.data import dataio_prepare, leave_out_unusable, train_loader_kwargs, unbuilt_hparams
 from custom_modules.errors import input_errors_end_the_run
 from custom_modules.handoff import check_same_fold, load_stage1_encoder
-from custom_modules.heads import UTTERANCE_TASKS
 from custom_modules.losses import multitask_loss, self_contrastive_loss
 from iemocap_prepare import check_corpus, prepare_iemocap
 
@@ -44,20 +43,21 @@ class Stage2Brain(MultiTaskSERBrain):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.hparams.scl != "none" and not {"gender", "style"} <= set(self.hparams.heads.utterance_tasks):
+        if self.hparams.scl != "none" and len(self.hparams.heads.utterance_tasks) < 2:
             raise ValueError(
-                f"scl: {self.hparams.scl} aligns the emotion, gender and style latents: add gender and style to "
-                "aux_tasks."
+                f"scl: {self.hparams.scl} aligns the emotion latent with the gender and style latents: add gender "
+                "or style (the paper: both) to aux_tasks."
             )
 
     def compute_objectives(self, predictions, batch, stage):
         """``(1 - 2b) L_emo + b L_gender + b L_style + g SCL`` (b = 0.1, g = 1): the multi-task loss of the
-        heads plus the SCL on the three latents of each utterance."""
+        heads plus the SCL on the latents of each utterance (x_emo, x_gender, x_style; two of them in the
+        ablations that keep one auxiliary task)."""
         losses = self.task_losses(predictions, batch, stage)
         loss = multitask_loss(losses, self.hparams.aux_weight)
         if self.hparams.scl != "none":
             latents = predictions["latents"]
-            losses["scl"] = self_contrastive_loss([latents[task] for task in UTTERANCE_TASKS], self.hparams.scl)
+            losses["scl"] = self_contrastive_loss(list(latents.values()), self.hparams.scl)
             loss = loss + self.hparams.scl_weight * losses["scl"]
         return self.record_objective(loss, losses, batch, predictions, stage)
 

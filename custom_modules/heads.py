@@ -3,7 +3,8 @@
 Utterance tasks: mean pooling of the encoder output over time (padding masked), a per-task adapter giving the
 latents ``x_emo``, ``x_gender``, ``x_style`` (the paper's ``BottleneckAdapter`` in stage 2 and Table 1's adapter
 rows, the identity in stage-1 full finetuning), then a linear classifier per task. With feature fusion the
-emotion classifier reads ``concat(x_emo, x_gender, x_style)``.
+emotion classifier reads ``concat(x_emo, x_gender, x_style)`` (the paper), or the emotion latent with the one
+auxiliary latent an ablation keeps.
 ASR: one linear layer over the characters on every frame, for CTC.
 
 Authors
@@ -38,7 +39,8 @@ class MultiTaskHeads(nn.Module):
     task_adapter_dim : int
         Bottleneck size of those adapters.
     fusion : bool
-        The emotion classifier reads ``concat(x_emo, x_gender, x_style)``; needs gender and style.
+        The emotion classifier reads the concatenated latents of every utterance task
+        (``concat(x_emo, x_gender, x_style)`` with both auxiliary tasks); needs gender or style.
     ctc_vocab_size : int
         Output size of the ASR layer (blank included); needed with ``asr``.
 
@@ -50,6 +52,8 @@ class MultiTaskHeads(nn.Module):
     (torch.Size([3, 4]), torch.Size([3, 8]))
     >>> heads.classifiers["emo"].w.in_features
     24
+    >>> MultiTaskHeads(8, aux_tasks=["gender"], fusion=True).classifiers["emo"].w.in_features  # an ablation
+    16
     """
 
     def __init__(
@@ -67,9 +71,10 @@ class MultiTaskHeads(nn.Module):
         if unknown:
             raise ValueError(f"Unknown auxiliary task(s) {sorted(unknown)}; choose among {AUX_TASKS}.")
         self.utterance_tasks = ["emo"] + [t for t in ("gender", "style") if t in aux_tasks]
-        if fusion and len(self.utterance_tasks) != 3:
+        if fusion and len(self.utterance_tasks) < 2:
             raise ValueError(
-                "fusion: True concatenates the gender and style latents: add gender and style to aux_tasks."
+                "fusion: True concatenates the emotion latent with the gender and/or style latents: add gender or "
+                "style (the paper: both) to aux_tasks."
             )
         self.fusion = fusion
         n_classes = dict(N_CLASSES if n_classes is None else n_classes)
@@ -91,7 +96,7 @@ class MultiTaskHeads(nn.Module):
         self.classifiers = nn.ModuleDict(
             {
                 task: Linear(
-                    input_size=input_size * (3 if task == "emo" and fusion else 1),
+                    input_size=input_size * (len(self.utterance_tasks) if task == "emo" and fusion else 1),
                     n_neurons=n_classes[task],
                 )
                 for task in self.utterance_tasks
@@ -127,7 +132,7 @@ class MultiTaskHeads(nn.Module):
         """
         pooled = masked_mean(feats, frame_lens)
         latents = {task: self.task_adapters[task](pooled) for task in self.utterance_tasks}
-        embedding = torch.cat([latents[t] for t in UTTERANCE_TASKS], dim=-1) if self.fusion else latents["emo"]
+        embedding = torch.cat([latents[t] for t in self.utterance_tasks], dim=-1) if self.fusion else latents["emo"]
         outputs = {"latents": latents, "embedding": embedding, "frame_lens": frame_lens}
         for task in self.utterance_tasks:
             features = embedding if task == "emo" else latents[task]

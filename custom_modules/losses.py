@@ -24,7 +24,7 @@ def self_contrastive_loss(latents, kind):
     Arguments
     ---------
     latents : list of torch.Tensor
-        The ``[batch, dim]`` latents to align (x_emo, x_gender, x_style).
+        The ``[batch, dim]`` latents to align (x_emo, x_gender, x_style; at least two), every pair pulled together.
     kind : str
         ``norm`` or ``cos`` (``none`` returns zero).
 

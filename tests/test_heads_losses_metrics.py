@@ -70,8 +70,16 @@ def test_fusion_triples_the_emotion_classifier_input():
     assert torch.equal(out["embedding"], torch.cat([out["latents"][t] for t in ("emo", "gender", "style")], -1))
 
 
-def test_fusion_without_gender_and_style_raises():
-    with pytest.raises(ValueError, match="add gender and style"):
+@pytest.mark.parametrize("aux", [["gender"], ["style"]])
+def test_fusion_with_one_auxiliary_task_concatenates_the_two_latents(aux):
+    fused = MultiTaskHeads(16, N_CLASSES, aux, task_adapters=True, task_adapter_dim=4, fusion=True)
+    assert fused.classifiers["emo"].w.in_features == 32
+    out = fused(torch.randn(2, 10, 16), torch.ones(2))
+    assert torch.equal(out["embedding"], torch.cat([out["latents"]["emo"], out["latents"][aux[0]]], -1))
+
+
+def test_fusion_without_gender_or_style_raises():
+    with pytest.raises(ValueError, match="add gender or style"):
         MultiTaskHeads(16, N_CLASSES, ["asr"], fusion=True, ctc_vocab_size=29)
 
 

@@ -404,12 +404,28 @@ PAPER_ROWS = {
     "table3_concat_scl_norm": (FULL_SER_ASR, ("adapters", EGS, True, True, "norm"), (77.91, 77.24)),
     "table3_concat_scl_cos": (FULL_SER_ASR, ("adapters", EGS, True, True, "cos"), (78.49, 77.85)),
 }
+# The ablations the paper leaves out: Table 3's stage 1, and stage 2 with one thing changed (its adapter sizes too).
+BEST_SIZES = {"lora_rank": 64, "lora_alpha": 64, "bottleneck_dim": 256}
+ABLATION_ROWS = {
+    "ablation_gender_only": (("adapters", ("emo", "gender"), True, False, "none"), BEST_SIZES),
+    "ablation_gender_only_concat": (("adapters", ("emo", "gender"), True, True, "none"), BEST_SIZES),
+    "ablation_gender_only_concat_scl_cos": (("adapters", ("emo", "gender"), True, True, "cos"), BEST_SIZES),
+    "ablation_style_only": (("adapters", ("emo", "style"), True, False, "none"), BEST_SIZES),
+    "ablation_style_only_concat": (("adapters", ("emo", "style"), True, True, "none"), BEST_SIZES),
+    "ablation_style_only_concat_scl_cos": (("adapters", ("emo", "style"), True, True, "cos"), BEST_SIZES),
+    "ablation_lora_rank8": (("adapters", EGS, True, True, "cos"), {**BEST_SIZES, "lora_rank": 8, "lora_alpha": 8}),
+    "ablation_lora_rank16": (("adapters", EGS, True, True, "cos"), {**BEST_SIZES, "lora_rank": 16, "lora_alpha": 16}),
+    "ablation_bottleneck64": (("adapters", EGS, True, True, "cos"), {**BEST_SIZES, "bottleneck_dim": 64}),
+}
 ADAPTER_PARAMETER_KINDS = {"q_proj", "k_proj", "v_proj", "output_dense"}
 
 
-def test_experiments_file_has_every_paper_row_with_the_papers_numbers():
+def test_experiments_file_has_every_paper_row_with_the_papers_numbers_then_the_ablations():
     experiments = load_experiments()
-    assert list(experiments) == list(PAPER_ROWS)
+    assert list(experiments) == list(PAPER_ROWS) + list(ABLATION_ROWS)
+    for name in ABLATION_ROWS:
+        assert experiments[name]["paper"] is None and experiments[name]["table"] == "ablation", name
+        assert experiments[name]["stage1"] == experiments[EXPERIMENT]["stage1"], "they share the best row's stage 1"
     for name, (_, stage2, (ua, wa)) in PAPER_ROWS.items():
         assert experiments[name]["paper"] == {"UA": ua, "WA": wa}, name
         assert (experiments[name]["stage2"] is None) == (stage2 is None), name
@@ -440,8 +456,9 @@ def save_as_stage1_run(hparams, backbone):
     write_model_config(hparams["output_folder"], hparams["encoder"], hparams["heads"], backbone)
 
 
-def check_stage_means(hparams, expected, stage):
-    """Asserts that the built encoder, heads and loss settings are what the paper row means; runs a forward."""
+def check_stage_means(hparams, expected, stage, sizes=None):
+    """Asserts that the built encoder, heads and loss settings are what the row means (and the adapter ``sizes``,
+    if given); runs a forward."""
     finetune, tasks, task_adapters, fusion, scl = expected
     encoder, heads = hparams["encoder"], hparams["heads"]
     if stage == "stage2":
@@ -459,9 +476,13 @@ def check_stage_means(hparams, expected, stage):
     assert (heads.ctc_lin is not None) == ("asr" in tasks)
     assert all(isinstance(heads.task_adapters[t], BottleneckAdapter) == task_adapters for t in heads.utterance_tasks)
     dim = hparams["encoder_dim"]
-    assert heads.classifiers["emo"].w.in_features == (3 * dim if fusion else dim)
+    assert heads.classifiers["emo"].w.in_features == (len(heads.utterance_tasks) * dim if fusion else dim)
+    if sizes:
+        assert {key: getattr(encoder, key) for key in sizes} == sizes
+        widths = {heads.task_adapters[t].adapter_down_proj.out_features for t in heads.utterance_tasks}
+        assert widths == {sizes["bottleneck_dim"]}
     assert hparams.get("scl", "none") == scl and hparams["fusion"] == fusion
-    # the stage's Brain accepts the combination (stage 2 refuses an SCL without gender and style), and the model runs
+    # the stage's Brain accepts the combination (stage 2 refuses an SCL without gender or style), and the model runs
     brain_class = {"stage1": Stage1Brain, "stage2": Stage2Brain}[stage]
     brain_class(modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts={"device": "cpu"})
     with torch.no_grad():
@@ -469,15 +490,19 @@ def check_stage_means(hparams, expected, stage):
     assert set(outputs) - {"latents", "embedding", "frame_lens"} == set(tasks)
 
 
-@pytest.mark.parametrize("name", list(PAPER_ROWS))
-def test_paper_row_builds_the_model_it_means(name, tiny_backbone, generated_corpus, tmp_path):
-    stage1, stage2, _ = PAPER_ROWS[name]
+@pytest.mark.parametrize("name", list(PAPER_ROWS) + list(ABLATION_ROWS))
+def test_row_builds_the_model_it_means(name, tiny_backbone, generated_corpus, tmp_path):
+    if name in PAPER_ROWS:
+        stage1, stage2, _ = PAPER_ROWS[name]
+        sizes = None
+    else:
+        stage1, (stage2, sizes) = FULL_SER_ASR, ABLATION_ROWS[name]
     hparams = stage_hparams(name, "stage1", generated_corpus[0], str(tmp_path), tiny_backbone)
     check_stage_means(hparams, stage1, "stage1")
     if stage2 is not None:
         hparams = stage_hparams(name, "stage2", generated_corpus[0], str(tmp_path), tiny_backbone)
         assert hparams["stage1_folder"] == os.path.join(str(tmp_path), name, "fold1", "stage1")
-        check_stage_means(hparams, stage2, "stage2")
+        check_stage_means(hparams, stage2, "stage2", sizes)
 
 
 def test_best_row_is_the_yaml_defaults(tiny_backbone, generated_corpus, tmp_path):
