@@ -39,7 +39,7 @@ from collections import Counter, defaultdict
 from speechbrain.utils.logger import get_logger
 
 from custom_modules.audio_checks import AudioChecks
-from custom_modules.constants import CHARACTERS, EMOTIONS, PREPARATION_RECORD, SPLITS, STYLES
+from custom_modules.constants import CHARACTERS, DEFAULT_SEED, EMOTIONS, PREPARATION_RECORD, SPLITS, STYLES
 from custom_modules.errors import INPUT_ERROR_EXIT, SKIP_BAD_WAVS, RecipeInputError, command_with_skip_bad_wavs
 
 logger = get_logger(__name__)
@@ -51,8 +51,6 @@ EMOTION_MAP = {"neu": "neu", "hap": "hap", "exc": "hap", "ang": "ang", "sad": "s
 FULL_RELEASE_COUNTS = {"neu": 1708, "hap": 1636, "ang": 1103, "sad": 1084}
 # Bumped whenever the manifest format or the selection rules change, so old manifests are redone.
 PREPARE_VERSION = 3
-# The seed of hparams/stage1.yaml and stage2.yaml: manifests prepared alone equal the ones training writes.
-DEFAULT_SEED = 1986
 
 EMO_BLOCK = re.compile(r"^\[(\d+\.?\d*) - (\d+\.?\d*)\]\s+(\S+)\s+(\S+)\s+\[")
 TRANSCRIPT_LINE = re.compile(r"^(\S+) \[(\d+\.?\d*)-(\d+\.?\d*)\]:\s?(.*)$")

@@ -24,7 +24,7 @@ from speechbrain.utils.run_opts import RunOptions
 from torch.nn import SyncBatchNorm
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from custom_modules.constants import BLANK_INDEX, TASK_LABELS
+from custom_modules.constants import BLANK_INDEX, PREPARATION_RECORD, TASK_LABELS
 from custom_modules.handoff import read_model_config, write_model_config
 from custom_modules.metrics import ClassificationMetrics
 
@@ -257,6 +257,13 @@ class MultiTaskSERBrain(sb.Brain):
                 record[f"{task}_prob"] = [round(p, 6) for p in predictions[task][i].exp().tolist()]
             self.test_records.append(record)
 
+    def _corpus_counts(self):
+        """The 4-class utterances of the corpus this fold was prepared from (all splits), and whether they are the
+        full release's (``iemocap_prepare.py``'s summary)."""
+        with open(os.path.join(self.hparams.manifest_folder, PREPARATION_RECORD), encoding="utf-8") as handle:
+            summary = json.load(handle)["summary"]
+        return {**summary["total"], "matches_full_release": summary["matches_full_release"]}
+
     def _write_test_outputs(self, stats, epoch_loaded):
         summaries = {task: metrics.summarize() for task, metrics in self.task_metrics.items()}
         skipped = self.left_out_utterances
@@ -283,9 +290,15 @@ class MultiTaskSERBrain(sb.Brain):
                         "scl",
                         "scl_weight",
                         "seed",
+                        # what a comparison with the paper needs to know (recipes/paper_comparison.py)
+                        "number_of_epochs",
+                        "batch_size",
+                        "grad_accumulation_factor",
+                        "lr",
                     )
                 },
             },
+            "corpus": self._corpus_counts(),
         }
         for task in ("gender", "style"):
             if task in summaries:

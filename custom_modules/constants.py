@@ -24,3 +24,5 @@ SAMPLE_RATE = 16000
 SPLITS = ("train", "valid", "test")
 # Written last by iemocap_prepare.py beside a fold's manifests: its options and summary (what it left out, and why).
 PREPARATION_RECORD = "prepare_options.json"
+# The seed of hparams/stage1.yaml and stage2.yaml: also iemocap_prepare.py's and run_folds.py's default.
+DEFAULT_SEED = 1986

@@ -154,7 +154,37 @@ def dataio_prepare(hparams):
             output_keys=["id", "sig", "emo_encoded", "gender_encoded", "style_encoded", "tokens"],
         )
         datasets[split] = dataset if split == "train" else dataset.filtered_sorted(sort_key="duration")
+    if hparams.get("shuffle_train_emotions"):
+        shuffle_emotions(datasets["train"], hparams["seed"])
     return datasets, label_encoders, tokenizer
+
+
+def shuffle_emotions(dataset, seed):
+    """Permutes the emotion labels among a dataset's utterances (seeded): a negative control.
+
+    A model trained on shuffled labels cannot learn emotion from the audio, while everything else about the run
+    stays the same (class balance included): comparing a row with its shuffled copy checks that
+    ``recipes/compare.py`` calls a real difference different (``shuffle_train_emotions`` in the yaml).
+
+    Arguments
+    ---------
+    dataset : speechbrain.dataio.dataset.DynamicItemDataset
+        Its entries' ``emo`` fields are permuted in place.
+    seed : int
+
+    Example
+    -------
+    >>> from speechbrain.dataio.dataset import DynamicItemDataset
+    >>> data = DynamicItemDataset({str(i): {"emo": emo} for i, emo in enumerate("nnhhaass")})
+    >>> shuffle_emotions(data, seed=0)
+    >>> sorted(entry["emo"] for entry in data.data.values()) == sorted("nnhhaass")
+    True
+    """
+    ids = sorted(dataset.data)
+    labels = [dataset.data[utt_id]["emo"] for utt_id in ids]
+    for utt_id, label in zip(ids, np.random.default_rng(seed).permutation(labels)):
+        dataset.data[utt_id]["emo"] = str(label)
+    logger.warning("shuffle_train_emotions: the training emotion labels are permuted (a negative control).")
 
 
 def leave_out_unusable(datasets, hparams):

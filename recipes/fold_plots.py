@@ -1,6 +1,6 @@
-"""Pictures of leave-one-session-out runs: the pooled confusion matrix and the training curves of every fold
-and stage, read from each stage's ``metrics.jsonl`` (``custom_modules.train_logging``), with the epoch selected
-for the test marked.
+"""Pictures of leave-one-session-out runs: the pooled confusion matrix and the training curves of every run
+(fold and seed) and stage, read from each stage's ``metrics.jsonl`` (``custom_modules.train_logging``), with the
+epoch selected for the test marked.
 
 ``recipes/fold_summary.py`` calls ``write_plots`` whenever it writes a summary.
 
@@ -13,8 +13,8 @@ import os
 from custom_modules.metrics_log import METRICS_LOG, TEST_RECORD_KEY, read_metrics_log
 
 
-def write_plots(experiment_folder, summary, folds):
-    """Writes ``confusion_matrix.png`` (the final stage, summed over folds) and ``training_curves.png``.
+def write_plots(experiment_folder, summary, runs):
+    """Writes ``confusion_matrix.png`` (the final stage, summed over folds and seeds) and ``training_curves.png``.
 
     Arguments
     ---------
@@ -22,26 +22,26 @@ def write_plots(experiment_folder, summary, folds):
         ``<output_folder>/<experiment>``, where the pictures go.
     summary : dict
         From ``recipes.fold_summary.summarize_experiment``.
-    folds : dict
-        Fold -> its folder (holding ``stage1/metrics.jsonl``, ...).
+    runs : dict
+        ``recipes.fold_layout.FoldRun`` -> its folder (holding ``stage1/metrics.jsonl``, ...).
     """
     final = summary["stages"][summary["final_stage"]]
     folds_text = ", ".join(map(str, final["folds"]))
+    seeds_text = ", ".join(map(str, final["seeds"]))
     plot_confusion_matrix(
         final["pooled"]["confusion_matrix"],
         final["pooled"]["labels"],
         os.path.join(experiment_folder, "confusion_matrix.png"),
-        f"{summary['experiment']} ({summary['final_stage']}), folds {folds_text}\n"
-        f"summed over folds: UA {final['pooled']['UA']:.2f}, WA {final['pooled']['WA']:.2f}, "
-        f"n = {final['pooled']['count']}",
+        f"{summary['experiment']} ({summary['final_stage']}), folds {folds_text}, seeds {seeds_text}\n"
+        f"pooled: UA {final['pooled']['UA']:.2f}, WA {final['pooled']['WA']:.2f}; counts summed over folds and seeds",
     )
     curves = {}
     for stage in summary["stages"]:
         curves[stage] = {}
-        for fold, folder in folds.items():
+        for run, folder in runs.items():
             records = read_metrics_log(os.path.join(folder, stage, METRICS_LOG))
             if records["epochs"]:
-                curves[stage][fold] = records
+                curves[stage][run] = records
     plot_training_curves(curves, os.path.join(experiment_folder, "training_curves.png"), summary["experiment"])
 
 
@@ -94,13 +94,13 @@ def plot_training_curves(curves, path, title):
 
 
 def training_curves_figure(curves, title):
-    """Train / valid loss and valid UA per epoch, one column per stage, one colour per fold; a star marks the
-    epoch whose checkpoint was tested (best valid UA).
+    """Train / valid loss and valid UA per epoch, one column per stage, one colour per run (fold and seed); a star
+    marks the epoch whose checkpoint was tested (best valid UA).
 
     Arguments
     ---------
     curves : dict
-        Stage -> {fold -> ``custom_modules.train_logging.read_metrics_log`` output}.
+        Stage -> {run -> ``custom_modules.metrics_log.read_metrics_log`` output}.
     title : str
 
     Returns
@@ -115,18 +115,16 @@ def training_curves_figure(curves, title):
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for column, stage in enumerate(stages):
         loss_axes, ua_axes = axes[0][column], axes[1][column]
-        for index, (fold, records) in enumerate(sorted(curves[stage].items())):
+        for index, (run, records) in enumerate(sorted(curves[stage].items())):
             colour = colours[index % len(colours)]
             epochs = records["epochs"]
             x = [e["epoch"] for e in epochs]
             valid_ua = {e["epoch"]: e.get("valid", {}).get("UA") for e in epochs}
+            loss_axes.plot(x, [e.get("train", {}).get("loss") for e in epochs], "-", color=colour, label=f"{run} train")
             loss_axes.plot(
-                x, [e.get("train", {}).get("loss") for e in epochs], "-", color=colour, label=f"fold {fold} train"
+                x, [e.get("valid", {}).get("loss") for e in epochs], "--", color=colour, label=f"{run} valid"
             )
-            loss_axes.plot(
-                x, [e.get("valid", {}).get("loss") for e in epochs], "--", color=colour, label=f"fold {fold} valid"
-            )
-            ua_axes.plot(x, list(valid_ua.values()), "-o", markersize=3, color=colour, label=f"fold {fold}")
+            ua_axes.plot(x, list(valid_ua.values()), "-o", markersize=3, color=colour, label=str(run))
             selected = (records["test"] or {}).get(TEST_RECORD_KEY)
             if valid_ua.get(selected) is not None:
                 ua_axes.plot(
@@ -136,7 +134,7 @@ def training_curves_figure(curves, title):
                     markersize=14,
                     color=colour,
                     markeredgecolor="black",
-                    label=f"fold {fold}: tested epoch {selected}",
+                    label=f"{run}: tested epoch {selected}",
                 )
         loss_axes.set_title(f"{stage}: loss (solid: train, dashed: valid)", fontsize=10)
         ua_axes.set_title(f"{stage}: valid UA (%); star: the epoch tested", fontsize=10)

@@ -1,23 +1,22 @@
-"""Summaries of leave-one-session-out runs: per-fold metrics, mean and std over folds, pooled UA / WA, plots,
-and a side-by-side comparison of experiments with the paper's numbers.
+"""Summaries of leave-one-session-out runs of one experiment: per-run metrics (folds x seeds), mean, std and 95%
+confidence interval over runs, pooled UA / WA, the train/valid UA gap of adapter-only training, and plots.
 
-Reads only what the train scripts write, in the layout of ``recipes/run_folds.py``::
-
-    <output_folder>/<experiment>/fold<K>/stage1/{test_metrics.json, metrics.jsonl}
-    <output_folder>/<experiment>/fold<K>/stage2/{test_metrics.json, metrics.jsonl}   (two-stage experiments)
-
-and writes ``<output_folder>/<experiment>/summary.{json,md}``, with ``confusion_matrix.png`` and
-``training_curves.png`` drawn by ``recipes/fold_plots.py``; ``write_comparison`` writes
-``<output_folder>/comparison.{json,md}``. Nothing here trains; ``recipes/run_folds.py`` calls it after every
-run, and redoes it on demand::
+Reads only what the train scripts write, in the layout of ``recipes/fold_layout.py``
+(``<output_folder>/<experiment>/seed<S>/fold<K>/stage<N>/{test_metrics.json, metrics.jsonl}``), and writes
+``<output_folder>/<experiment>/summary.{json,md}``, with ``confusion_matrix.png`` and ``training_curves.png``
+drawn by ``recipes/fold_plots.py``. Nothing here trains; ``recipes/run_folds.py`` calls it after every run, and
+redoes it on demand::
 
     python recipes/run_folds.py --summarize --experiment table3_concat_scl_cos --output_folder results/folds
-    python recipes/run_folds.py --compare --output_folder results/folds
 
-Aggregation (the paper does not say how it averages folds; ours): the headline is the mean over folds of each
-fold's UA and WA, with the **sample** standard deviation (n - 1 denominator) over folds. Pooled UA / WA, from
-the confusion matrix summed over the test utterances of all folds, are given beside them: UA is a mean of
-per-class recalls and is not additive, so the pooled value generally differs from the mean of the folds' UAs.
+Experiments next to the paper: ``recipes/paper_comparison.py``; two experiments against each other:
+``recipes/compare.py``.
+
+Aggregation (the paper does not say how it averages folds; ours): the headline is the mean over runs (folds x
+seeds) of each run's UA and WA, with the **sample** standard deviation (n - 1 denominator) and the 95% t-interval
+of the mean (``recipes/significance.py``). Pooled UA / WA, from the confusion matrix summed over the test
+utterances of all folds of a seed (averaged over seeds), are given beside them: UA is a mean of per-class recalls
+and is not additive, so the pooled value generally differs from the mean of the runs' UAs.
 
 Authors
  * SER two-stage adapters recipe contributors, 2026
@@ -25,23 +24,21 @@ Authors
 
 import json
 import os
-import re
 import statistics
 
 import yaml
 
 from custom_modules.metrics import confusion_summary
+from custom_modules.metrics_log import METRICS_LOG, read_metrics_log
+from recipes.fold_layout import RECORD_FILE, STAGES, run_folders
 from recipes.fold_plots import write_plots
+from recipes.significance import mean_and_interval
 
 RECIPES = os.path.dirname(os.path.abspath(__file__))
 EXPERIMENTS_FILE = os.path.join(RECIPES, "experiments.yaml")
-STAGES = ("stage1", "stage2")
 # Test metrics summarised over folds, where the stage reports them (WER with ASR, gender/style UA with those tasks).
 METRICS = ("WA", "UA", "WER", "gender_UA", "style_UA")
-STD_KIND = "sample standard deviation over folds (n - 1 denominator); null with a single fold"
-# What run_folds.py writes beside a finished stage's test_metrics.json (its settings and wall time).
-RECORD_FILE = "run_folds.json"
-FOLD_FOLDER = re.compile(r"^fold(\d+)$")
+STD_KIND = "sample standard deviation over runs, folds x seeds (n - 1 denominator); null with a single run"
 
 
 class SummaryError(ValueError):
@@ -107,29 +104,6 @@ def experiment_stages(entry):
     return STAGES if entry.get("stage2") is not None else STAGES[:1]
 
 
-def fold_folders(experiment_folder):
-    """The ``fold<K>`` folders of an experiment.
-
-    Arguments
-    ---------
-    experiment_folder : str
-        ``<output_folder>/<experiment>``.
-
-    Returns
-    -------
-    dict
-        Fold number -> folder, sorted by fold.
-    """
-    if not os.path.isdir(experiment_folder):
-        return {}
-    folds = {}
-    for name in os.listdir(experiment_folder):
-        match = FOLD_FOLDER.match(name)
-        if match and os.path.isdir(os.path.join(experiment_folder, name)):
-            folds[int(match.group(1))] = os.path.join(experiment_folder, name)
-    return dict(sorted(folds.items()))
-
-
 def read_json(path):
     """The content of a JSON file, or None if there is no such file."""
     if not os.path.isfile(path):
@@ -152,42 +126,17 @@ def collect_test_metrics(experiment_folder, stages):
     Returns
     -------
     dict
-        Stage -> {fold -> {"metrics": test metrics, "record": run_folds record or None, "folder": path}}.
+        Stage -> {``FoldRun`` -> {"metrics": test metrics, "record": run_folds record or None, "folder": path}}.
     """
     found = {stage: {} for stage in stages}
-    for fold, folder in fold_folders(experiment_folder).items():
+    for run, folder in run_folders(experiment_folder).items():
         for stage in stages:
             stage_folder = os.path.join(folder, stage)
             metrics = read_json(os.path.join(stage_folder, "test_metrics.json"))
             if metrics is not None:
                 record = read_json(os.path.join(stage_folder, RECORD_FILE))
-                found[stage][fold] = {"metrics": metrics, "record": record, "folder": stage_folder}
+                found[stage][run] = {"metrics": metrics, "record": record, "folder": stage_folder}
     return found
-
-
-def mean_and_std(values):
-    """Mean and sample standard deviation (n - 1) of a list of numbers; the std is None for one value.
-
-    Arguments
-    ---------
-    values : list of float
-
-    Returns
-    -------
-    tuple
-        ``(mean, std)``.
-
-    Example
-    -------
-    >>> mean_and_std([70.0, 74.0])
-    (72.0, 2.8284271247461903)
-    >>> mean_and_std([70.0])
-    (70.0, None)
-    """
-    if not values:
-        raise SummaryError("No values to average.")
-    values = [float(v) for v in values]
-    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else None)
 
 
 def pooled_metrics(confusion_matrices, labels):
@@ -224,84 +173,144 @@ def pooled_metrics(confusion_matrices, labels):
     return confusion_summary(total, labels)
 
 
-def summarize_stage(fold_results):
-    """Per-fold metrics, mean ± sample std over folds and pooled UA / WA of one stage.
+def summarize_stage(run_results):
+    """Per-run metrics, mean, std and 95% confidence interval over runs (folds x seeds), and pooled UA / WA of one
+    stage.
 
     Arguments
     ---------
-    fold_results : dict
-        Fold -> {"metrics": test_metrics.json content, "record": run_folds record or None}.
+    run_results : dict
+        ``FoldRun`` -> {"metrics": test_metrics.json content, "record": run_folds record or None,
+        "folder": the stage's run folder (optional: per-epoch records for the overfitting table)}.
 
     Returns
     -------
     dict
-        ``folds`` (sorted list), ``per_fold`` (fold as str -> metrics), ``mean``, ``std``, ``pooled``,
-        ``warnings`` (e.g. folds run with different settings).
+        ``runs`` (one row per run: fold, seed and metrics), ``folds``, ``seeds``, ``mean``, ``std``, ``ci95``
+        (metric -> [low, high]), ``pooled`` (UA / WA of the confusion matrix summed over the folds of each seed,
+        averaged over seeds; the matrix summed over every run), ``pooled_per_seed``, ``warnings`` (e.g. runs made
+        with different settings) and, for adapter-only stages, ``overfitting`` (train and valid UA per epoch).
 
     Example
     -------
-    >>> def fold(ua, wa, cm):
+    >>> from recipes.fold_layout import FoldRun
+    >>> def run(ua, wa, cm):
     ...     return {"metrics": {"UA": ua, "WA": wa, "confusion_matrix": cm, "labels": ["a", "b"]}, "record": None}
-    >>> block = summarize_stage({1: fold(75.0, 75.0, [[1, 1], [0, 2]]), 2: fold(50.0, 50.0, [[1, 0], [1, 0]])})
-    >>> block["mean"]["UA"], round(block["std"]["UA"], 3), block["pooled"]["WA"]
-    (62.5, 17.678, 66.66666666666667)
+    >>> results = {FoldRun(1, 7): run(75.0, 75.0, [[1, 1], [0, 2]]), FoldRun(2, 7): run(50.0, 50.0, [[1, 0], [1, 0]])}
+    >>> block = summarize_stage(results)
+    >>> block["mean"]["UA"], round(block["std"]["UA"], 3), block["pooled"]["WA"], block["folds"], block["seeds"]
+    (62.5, 17.678, 66.66666666666667, [1, 2], [7])
     """
-    folds = sorted(fold_results)
-    if not folds:
-        raise SummaryError("No finished fold to summarise.")
-    per_fold = {}
-    for fold in folds:
-        metrics = fold_results[fold]["metrics"]
-        row = {key: metrics[key] for key in METRICS if key in metrics}
+    runs = sorted(run_results, key=lambda run: (run.seed, run.fold))
+    if not runs:
+        raise SummaryError("No finished run to summarise.")
+    rows = []
+    for run in runs:
+        metrics = run_results[run]["metrics"]
+        row = {"fold": run.fold, "seed": run.seed, **{key: metrics[key] for key in METRICS if key in metrics}}
         row.update({key: metrics.get(key) for key in ("count", "epoch")})
-        record = fold_results[fold].get("record") or {}
-        row["wall_s"] = record.get("wall_s")
-        per_fold[str(fold)] = row
-    mean, std = {}, {}
+        row["wall_s"] = (run_results[run].get("record") or {}).get("wall_s")
+        rows.append(row)
+    mean, std, ci95 = {}, {}, {}
     for key in METRICS:
-        values = [per_fold[str(f)][key] for f in folds if key in per_fold[str(f)]]
-        if len(values) == len(folds):
-            mean[key], std[key] = mean_and_std(values)
-    labels = fold_results[folds[0]]["metrics"]["labels"]
-    for fold in folds:
-        if fold_results[fold]["metrics"]["labels"] != labels:
-            raise SummaryError(
-                f"Fold {fold} has labels {fold_results[fold]['metrics']['labels']}, fold {folds[0]} {labels}."
-            )
-    pooled = pooled_metrics([fold_results[f]["metrics"]["confusion_matrix"] for f in folds], labels)
-    return {
-        "folds": folds,
-        "per_fold": per_fold,
+        values = [row[key] for row in rows if key in row]
+        if len(values) == len(rows):
+            interval = mean_and_interval(values)
+            mean[key], std[key] = interval["mean"], interval["std"]
+            ci95[key] = None if interval["low"] is None else [interval["low"], interval["high"]]
+    labels = run_results[runs[0]]["metrics"]["labels"]
+    for run in runs:
+        if run_results[run]["metrics"]["labels"] != labels:
+            raise SummaryError(f"{run} has labels {run_results[run]['metrics']['labels']}, {runs[0]} {labels}.")
+    seeds = sorted({run.seed for run in runs})
+    per_seed = {
+        seed: pooled_metrics([run_results[r]["metrics"]["confusion_matrix"] for r in runs if r.seed == seed], labels)
+        for seed in seeds
+    }
+    everything = pooled_metrics([run_results[r]["metrics"]["confusion_matrix"] for r in runs], labels)
+    pooled = {
+        "UA": statistics.mean(per_seed[seed]["UA"] for seed in seeds),
+        "WA": statistics.mean(per_seed[seed]["WA"] for seed in seeds),
+        "count": per_seed[seeds[0]]["count"],
+        "confusion_matrix": everything["confusion_matrix"],
+        "labels": labels,
+    }
+    block = {
+        "runs": rows,
+        "folds": sorted({run.fold for run in runs}),
+        "seeds": seeds,
         "mean": mean,
         "std": std,
+        "ci95": ci95,
         "pooled": pooled,
-        "warnings": _settings_warnings(fold_results),
+        "pooled_per_seed": {str(seed): {k: per_seed[seed][k] for k in ("UA", "WA", "count")} for seed in seeds},
+        "warnings": _settings_warnings(run_results),
     }
+    finetune = {_setting(run_results[run], "finetune") for run in runs}
+    if finetune == {"adapters"} and all("folder" in run_results[run] for run in runs):
+        block["overfitting"] = overfitting_table([run_results[run]["folder"] for run in runs])
+    return block
 
 
-def _settings_warnings(fold_results):
-    """Settings in which folds differ other than their test session (a mean over them would mix setups)."""
+def overfitting_table(stage_folders):
+    """Train and valid UA per epoch, averaged over runs, and their gap: does adapter-only training overfit?
+
+    Arguments
+    ---------
+    stage_folders : list of str
+        Run folders of one stage (each with its ``metrics.jsonl``).
+
+    Returns
+    -------
+    list of dict
+        Per epoch that every run recorded: ``epoch``, ``train_UA``, ``valid_UA``, ``gap`` (train - valid,
+        averaged over runs), ``runs``.
+    """
+    by_epoch = {}
+    for folder in stage_folders:
+        for record in read_metrics_log(os.path.join(folder, METRICS_LOG))["epochs"]:
+            train, valid = record.get("train", {}).get("UA"), record.get("valid", {}).get("UA")
+            if train is not None and valid is not None:
+                by_epoch.setdefault(record["epoch"], []).append((train, valid))
+    table = []
+    for epoch, pairs in sorted(by_epoch.items()):
+        if len(pairs) == len(stage_folders):
+            train, valid = (statistics.mean(values) for values in zip(*pairs))
+            table.append(
+                {"epoch": epoch, "train_UA": train, "valid_UA": valid, "gap": train - valid, "runs": len(pairs)}
+            )
+    return table
+
+
+def _setting(result, key):
+    """A setting of a run, from its test metrics (what the train script recorded)."""
+    return (result["metrics"].get("settings") or {}).get(key)
+
+
+def _settings_warnings(run_results):
+    """Settings in which runs differ other than their fold and seed (a mean over them would mix setups)."""
     settings = {}
-    for fold, result in fold_results.items():
+    for run, result in run_results.items():
         record = result.get("record")
         if record and "settings" in record:
             flat = {k: v for k, v in record["settings"].items() if k not in ("overrides", "stage1_finished")}
             flat.update(record["settings"].get("overrides", {}))
             flat.pop("test_session", None)
-            settings[fold] = flat
+            flat.pop("seed", None)
+            settings[run] = flat
     keys = sorted({key for flat in settings.values() for key in flat})
     warnings = []
     for key in keys:
-        values = {fold: flat.get(key, "<unset>") for fold, flat in sorted(settings.items())}
+        values = {run: flat.get(key, "<unset>") for run, flat in sorted(settings.items())}
         if len({json.dumps(v) for v in values.values()}) > 1:
             warnings.append(
-                f"folds were run with different {key}: " + ", ".join(f"fold {f}: {v}" for f, v in values.items())
+                f"runs were made with different {key}: " + ", ".join(f"{r}: {v}" for r, v in values.items())
             )
     return warnings
 
 
 def summarize_experiment(experiment_folder, name=None, entry=None):
-    """The summary of one experiment over its finished folds (a fold counts once its last stage finished).
+    """The summary of one experiment over its finished runs (a run counts once its last stage finished).
 
     Arguments
     ---------
@@ -311,26 +320,34 @@ def summarize_experiment(experiment_folder, name=None, entry=None):
         The experiment's name (default: the folder's name).
     entry : dict
         Its entry in experiments.yaml, if it has one (gives the stages, description and paper numbers).
-        Without it, an experiment has two stages if any fold has a ``stage2`` folder.
+        Without it, an experiment has two stages if any run has a ``stage2`` folder.
 
     Returns
     -------
     dict
-        ``experiment``, ``description``, ``paper``, ``final_stage``, ``folds`` (finished), ``folds_started``,
-        ``std``, ``stages`` (stage -> ``summarize_stage`` block), ``final`` (the final stage's mean, std,
-        pooled UA / WA).
+        ``experiment``, ``description``, ``paper``, ``final_stage``, ``folds`` and ``seeds`` (of finished runs),
+        ``runs_started``, ``std``, ``stages`` (stage -> ``summarize_stage`` block), ``final`` (the final stage's
+        mean, std, 95% interval, pooled UA / WA).
     """
     name = name or os.path.basename(os.path.normpath(experiment_folder))
-    folds = fold_folders(experiment_folder)
+    runs = run_folders(experiment_folder)
     if entry is not None:
         stages = experiment_stages(entry)
     else:
-        stages = STAGES if any(os.path.isdir(os.path.join(f, "stage2")) for f in folds.values()) else STAGES[:1]
+        stages = STAGES if any(os.path.isdir(os.path.join(f, "stage2")) for f in runs.values()) else STAGES[:1]
     results = collect_test_metrics(experiment_folder, stages)
     final_stage = stages[-1]
     if not results[final_stage]:
-        raise SummaryError(f"{experiment_folder} has no finished fold yet (no fold*/{final_stage}/test_metrics.json).")
-    blocks = {stage: summarize_stage(results[stage]) for stage in stages if results[stage]}
+        raise SummaryError(
+            f"{experiment_folder} has no finished run yet (no seed*/fold*/{final_stage}/test_metrics.json)."
+        )
+    # A run counts once its final stage finished; an earlier stage of a run that is still going is left out too.
+    finished = set(results[final_stage])
+    blocks = {
+        stage: summarize_stage({run: result for run, result in results[stage].items() if run in finished})
+        for stage in stages
+        if any(run in finished for run in results[stage])
+    }
     final = blocks[final_stage]
     return {
         "experiment": name,
@@ -341,9 +358,11 @@ def summarize_experiment(experiment_folder, name=None, entry=None):
         "overrides": {stage: (entry or {}).get(stage) for stage in stages} if entry else None,
         "final_stage": final_stage,
         "folds": final["folds"],
-        "folds_started": sorted(folds),
+        "seeds": final["seeds"],
+        "runs": len(final["runs"]),
+        "runs_started": [str(run) for run in runs],
         "std": STD_KIND,
-        "final": {key: final[key] for key in ("mean", "std")}
+        "final": {key: final[key] for key in ("mean", "std", "ci95")}
         | {"pooled": {k: final["pooled"][k] for k in ("UA", "WA", "count")}},
         "stages": blocks,
     }
@@ -362,8 +381,19 @@ def format_mean_std(mean, std, digits=2):
     return f"{mean:.{digits}f}" if std is None else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def format_interval(interval, digits=2):
+    """``[low, high]`` as text (empty when there is no interval).
+
+    Example
+    -------
+    >>> format_interval([69.5, 73.25]), format_interval(None)
+    ('[69.50, 73.25]', '')
+    """
+    return "" if interval is None else f"[{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
+
+
 def stage_table(block):
-    """A Markdown table of one stage: one row per fold, then mean ± std and pooled.
+    """A Markdown table of one stage: one row per run, then mean ± std, the 95% interval, and pooled.
 
     Arguments
     ---------
@@ -376,22 +406,47 @@ def stage_table(block):
     """
     columns = [key for key in METRICS if key in block["mean"]]
     lines = [
-        "| fold | " + " | ".join(columns) + " | test utterances | epoch | wall time (s) |",
-        "|---" * (len(columns) + 4) + "|",
+        "| fold | seed | " + " | ".join(columns) + " | test utterances | epoch | wall time (s) |",
+        "|---" * (len(columns) + 5) + "|",
     ]
-    for fold in block["folds"]:
-        row = block["per_fold"][str(fold)]
+    for row in block["runs"]:
         wall = "" if row.get("wall_s") is None else f"{row['wall_s']:.0f}"
         lines.append(
-            f"| {fold} | "
+            f"| {row['fold']} | {row['seed']} | "
             + " | ".join(f"{row[key]:.2f}" for key in columns)
             + f" | {row.get('count')} | {row.get('epoch')} | {wall} |"
         )
     means = [format_mean_std(block["mean"][key], block["std"][key]) for key in columns]
-    lines.append("| mean ± std | " + " | ".join(means) + " | | | |")
+    lines.append("| mean ± std | | " + " | ".join(means) + " | | | |")
+    intervals = [format_interval(block["ci95"].get(key)) for key in columns]
+    lines.append("| 95% CI of the mean | | " + " | ".join(intervals) + " | | | |")
     pooled = block["pooled"]
     pooled_cells = [f"{pooled[k]:.2f}" if k in ("UA", "WA") else "" for k in columns]
-    lines.append("| pooled | " + " | ".join(pooled_cells) + f" | {pooled['count']} | | |")
+    lines.append("| pooled | | " + " | ".join(pooled_cells) + f" | {pooled['count']} | | |")
+    if len(block["seeds"]) > 1:
+        for seed, values in block["pooled_per_seed"].items():
+            cells = [f"{values[k]:.2f}" if k in ("UA", "WA") else "" for k in columns]
+            lines.append(f"| pooled, seed {seed} | | " + " | ".join(cells) + f" | {values['count']} | | |")
+    return "\n".join(lines)
+
+
+def overfitting_markdown(table, rows=10):
+    """Train and valid UA per epoch and their gap, at most ``rows`` epochs spread over the run (and the last).
+
+    Example
+    -------
+    >>> table = [{"epoch": e, "train_UA": 50.0 + 4 * e, "valid_UA": 50.0 + e, "gap": 3.0 * e} for e in (1, 2, 3)]
+    >>> print(overfitting_markdown(table, rows=2))
+    | epoch | train UA | valid UA | gap (train - valid) |
+    |---|---|---|---|
+    | 1 | 54.00 | 51.00 | 3.00 |
+    | 3 | 62.00 | 53.00 | 9.00 |
+    """
+    step = max(1, -(-len(table) // rows))
+    shown = table[::step] + ([table[-1]] if (len(table) - 1) % step else [])
+    lines = ["| epoch | train UA | valid UA | gap (train - valid) |", "|---|---|---|---|"]
+    for row in shown:
+        lines.append(f"| {row['epoch']} | {row['train_UA']:.2f} | {row['valid_UA']:.2f} | {row['gap']:.2f} |")
     return "\n".join(lines)
 
 
@@ -415,33 +470,46 @@ def summary_markdown(summary):
         paper = summary["paper"]
         lines += [
             f"Paper (Table {summary.get('table')}, {summary.get('row')}; 5 folds): "
-            f"UA {paper['UA']:.2f}, WA {paper['WA']:.2f}.",
+            f"UA {paper['UA']:.2f}, WA {paper['WA']:.2f}. Whether ours can be compared with it: "
+            "`python recipes/run_folds.py --compare`.",
             "",
         ]
     final = summary["final"]
     lines += [
-        f"**Ours ({len(summary['folds'])} fold(s): {', '.join(map(str, summary['folds']))})**: "
-        f"UA {format_mean_std(final['mean']['UA'], final['std']['UA'])}, "
-        f"WA {format_mean_std(final['mean']['WA'], final['std']['WA'])} (mean ± std over folds); "
+        f"**Ours ({summary['runs']} run(s): folds {', '.join(map(str, summary['folds']))}; seeds "
+        f"{', '.join(map(str, summary['seeds']))})**: "
+        f"UA {format_mean_std(final['mean']['UA'], final['std']['UA'])} {format_interval(final['ci95'].get('UA'))}, "
+        f"WA {format_mean_std(final['mean']['WA'], final['std']['WA'])} {format_interval(final['ci95'].get('WA'))} "
+        f"(mean ± std over runs, 95% confidence interval of the mean); "
         f"pooled UA {final['pooled']['UA']:.2f}, WA {final['pooled']['WA']:.2f}.",
         "",
-        "Metrics in % (WER: word error rate of the CTC head). std: " + summary["std"] + ". pooled: from the "
-        "confusion matrix summed over the test utterances of all folds. epoch: the checkpoint tested (best "
-        "validation UA). wall time: of the stage's training run.",
+        "Metrics in % (WER: word error rate of the CTC head). std: " + summary["std"] + ". 95% CI: t-interval of "
+        "the mean over runs (folds x seeds). pooled: from the confusion matrix summed over the test utterances of "
+        "all folds of a seed, averaged over seeds. epoch: the checkpoint tested (best validation UA). wall time: of "
+        "the stage's training run. Whether two experiments differ: `python recipes/compare.py A B`.",
         "",
     ]
-    unfinished = sorted(set(summary["folds_started"]) - set(summary["folds"]))
+    finished = {f"fold {row['fold']} seed {row['seed']}" for row in summary["stages"][summary["final_stage"]]["runs"]}
+    unfinished = [run for run in summary["runs_started"] if run not in finished]
     if unfinished:
-        lines += [f"Folds started but not finished (not in the tables): {', '.join(map(str, unfinished))}.", ""]
+        lines += [f"Runs started but not finished (not in the tables): {', '.join(unfinished)}.", ""]
     for stage in reversed(list(summary["stages"])):
         block = summary["stages"][stage]
         title = "final" if stage == summary["final_stage"] else "the model stage 2 starts from"
         lines += [f"## {stage.replace('stage', 'Stage ')} ({title})", "", stage_table(block), ""]
         for warning in block["warnings"]:
             lines += [f"**Warning**: {warning}", ""]
+        if block.get("overfitting"):
+            lines += [
+                "Adapter-only training, train and valid UA per epoch (mean over runs; train UA measured during "
+                "the epoch, with dropout):",
+                "",
+                overfitting_markdown(block["overfitting"]),
+                "",
+            ]
     lines += [
-        "Confusion matrix of the final stage summed over folds: `confusion_matrix.png`; loss and validation UA "
-        "per epoch: `training_curves.png`.",
+        "Confusion matrix of the final stage summed over folds and seeds: `confusion_matrix.png`; loss and "
+        "validation UA per epoch: `training_curves.png`.",
         "",
     ]
     return "\n".join(lines)
@@ -467,118 +535,5 @@ def write_summary(experiment_folder, name=None, entry=None):
         json.dump(summary, handle, indent=2)
     with open(os.path.join(experiment_folder, "summary.md"), "w", encoding="utf-8") as handle:
         handle.write(summary_markdown(summary))
-    write_plots(experiment_folder, summary, fold_folders(experiment_folder))
+    write_plots(experiment_folder, summary, run_folders(experiment_folder))
     return summary
-
-
-def compare_experiments(output_folder, experiments=None):
-    """One row per experiment found under ``output_folder``: paper UA / WA next to ours.
-
-    Arguments
-    ---------
-    output_folder : str
-        The ``--output_folder`` of run_folds.py runs (holds ``<experiment>/fold<K>/...``).
-    experiments : dict
-        experiments.yaml's entries (paper numbers); experiments not in it are listed without them.
-
-    Returns
-    -------
-    list of dict
-        In experiments.yaml order, then the others by name.
-    """
-    experiments = experiments if experiments is not None else load_experiments()
-    found = [
-        name
-        for name in sorted(os.listdir(output_folder))
-        if os.path.isdir(os.path.join(output_folder, name)) and fold_folders(os.path.join(output_folder, name))
-    ]
-    order = [n for n in experiments if n in found] + [n for n in found if n not in experiments]
-    rows = []
-    for name in order:
-        entry = experiments.get(name)
-        try:
-            summary = summarize_experiment(os.path.join(output_folder, name), name, entry)
-        except SummaryError as error:
-            rows.append({"experiment": name, "paper": (entry or {}).get("paper"), "folds": [], "note": str(error)})
-            continue
-        final = summary["final"]
-        rows.append(
-            {
-                "experiment": name,
-                "table": summary["table"],
-                "row": summary["row"],
-                "paper": summary["paper"],
-                "folds": summary["folds"],
-                "UA": {"mean": final["mean"]["UA"], "std": final["std"]["UA"]},
-                "WA": {"mean": final["mean"]["WA"], "std": final["std"]["WA"]},
-                "pooled": {"UA": final["pooled"]["UA"], "WA": final["pooled"]["WA"]},
-            }
-        )
-    return rows
-
-
-def comparison_markdown(rows):
-    """The Markdown table of ``comparison.md``.
-
-    Arguments
-    ---------
-    rows : list of dict
-        From ``compare_experiments``.
-
-    Returns
-    -------
-    str
-    """
-    lines = [
-        "# Experiments next to the paper",
-        "",
-        "UA / WA in %. Paper: Gao et al., ICASSP 2024, 5-fold leave-one-session-out means. Ours: mean ± sample "
-        "standard deviation (n - 1 denominator; none with one fold) over the folds done; pooled: from the "
-        "confusion matrix summed over those folds.",
-        "",
-        "| experiment | paper table / row | paper UA | paper WA | ours UA | ours WA | ours UA - paper "
-        "| pooled UA | pooled WA | folds done |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for row in rows:
-        paper = row.get("paper") or {}
-        where = f"{row['table']}: {row['row']}" if row.get("table") else ""
-        paper_ua = f"{paper['UA']:.2f}" if paper else ""
-        paper_wa = f"{paper['WA']:.2f}" if paper else ""
-        if not row["folds"]:
-            lines.append(f"| {row['experiment']} | {where} | {paper_ua} | {paper_wa} | | | | | | none |")
-            continue
-        ua, wa, pooled = row["UA"], row["WA"], row["pooled"]
-        delta = f"{ua['mean'] - paper['UA']:+.2f}" if paper else ""
-        lines.append(
-            f"| {row['experiment']} | {where} | {paper_ua} | {paper_wa} | {format_mean_std(ua['mean'], ua['std'])} | "
-            f"{format_mean_std(wa['mean'], wa['std'])} | {delta} | {pooled['UA']:.2f} | {pooled['WA']:.2f} | "
-            f"{len(row['folds'])} ({', '.join(map(str, row['folds']))}) |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def write_comparison(output_folder, experiments=None):
-    """Writes ``comparison.json`` and ``comparison.md`` into ``output_folder``.
-
-    Arguments
-    ---------
-    output_folder : str
-    experiments : dict
-        experiments.yaml's entries.
-
-    Returns
-    -------
-    list of dict
-        The rows (see ``compare_experiments``).
-    """
-    if not os.path.isdir(output_folder):
-        raise SummaryError(f"--output_folder {output_folder} does not exist.")
-    rows = compare_experiments(output_folder, experiments)
-    if not rows:
-        raise SummaryError(f"{output_folder} holds no experiment (no <experiment>/fold<K> folder).")
-    with open(os.path.join(output_folder, "comparison.json"), "w", encoding="utf-8") as handle:
-        json.dump(rows, handle, indent=2)
-    with open(os.path.join(output_folder, "comparison.md"), "w", encoding="utf-8") as handle:
-        handle.write(comparison_markdown(rows))
-    return rows

@@ -6,8 +6,12 @@ For each fold, stage 1 (``train_stage1.py``) and, for two-stage experiments, sta
 as subprocesses, with the same command lines a user would type, or as SLURM jobs (``--launcher slurm``, see
 ``recipes/slurm_jobs.py``), into::
 
-    <output_folder>/<experiment>/fold<K>/stage1        stage1.log: the stage's console output
-    <output_folder>/<experiment>/fold<K>/stage2        stage2.log
+    <output_folder>/<experiment>/seed<S>/fold<K>/stage1        stage1.log: the stage's console output
+    <output_folder>/<experiment>/seed<S>/fold<K>/stage2        stage2.log
+
+Each fold trains once per seed of ``--seeds`` (default: the yaml's seed, 1986): ``--seeds 1 2 3`` gives every
+(fold, seed) pair its own runs, and the summaries give mean, std and a 95% confidence interval over them
+(``recipes/significance.py``); ``recipes/compare.py`` then tells whether two experiments differ.
 
 While a stage trains, a line reports each epoch it records in its ``metrics.jsonl`` (epoch k of N, the latest
 and best valid UA, elapsed and estimated time left: ``recipes/stage_progress.py``).
@@ -24,10 +28,10 @@ To run the paper's best system (Table 3, concat + SCL_cos) on all five folds::
     python recipes/run_folds.py --list                                    # the paper's rows
     python recipes/run_folds.py --compare --output_folder results/folds   # every experiment next to the paper
 
-Options: ``--folds 1 3``; ``--wav2vec2_hub`` (both stages); ``--extra_args "--seed 7"`` (both stages),
-``--stage1_args "--number_of_epochs 100"``, ``--stage2_args ...`` (overrides of the yaml or SpeechBrain run
-options; use ``--stage1_args=--debug`` for a value without spaces); ``--devices cuda:0 cuda:1`` spreads folds
-over devices (one fold per device at a time, each stage with its own ``--device``); ``--nproc_per_node N``
+Options: ``--folds 1 3``; ``--seeds 1 2 3``; ``--wav2vec2_hub`` (both stages); ``--extra_args "--lr 2e-5"``
+(both stages), ``--stage1_args "--number_of_epochs 100"``, ``--stage2_args ...`` (overrides of the yaml or
+SpeechBrain run options; use ``--stage1_args=--debug`` for a value without spaces); ``--devices cuda:0 cuda:1``
+spreads folds over devices (one fold per device at a time, each stage with its own ``--device``); ``--nproc_per_node N``
 runs each stage with ``python -m torch.distributed.run`` (SpeechBrain's DDP; ``--devices`` then come in groups
 of N, or ``cpu`` with the gloo backend); ``--dry_run`` prints the commands.
 
@@ -35,7 +39,7 @@ Re-running the same command skips every stage that finished (its ``test_metrics.
 interrupted one from its checkpoints. The settings of each stage are recorded beside it (``run_folds.json``);
 running again with other settings into the same folder stops with the differences instead of mixing them.
 Experiments whose stage 1 is the same (Table 1's full SER + ASR, Table 2 settings 2-3, Table 3) train it once
-per fold: a finished identical stage 1 of another experiment in the same output folder is linked, not retrained
+per fold and seed: a finished identical stage 1 of another experiment in the same output folder is linked, not retrained
 (``--no_shared_stage1`` trains it again). A failing fold/stage is reported with its log; the other folds go on
 and are summarised.
 
@@ -63,16 +67,17 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from custom_modules.constants import DEFAULT_SEED
 from iemocap_prepare import IEMOCAPError, check_corpus
+from recipes.fold_layout import RECORD_FILE, FoldRun
 from recipes.fold_summary import (
     EXPERIMENTS_FILE,
-    RECORD_FILE,
     SummaryError,
     experiment_stages,
+    format_interval,
     format_mean_std,
     load_experiments,
     read_json,
-    write_comparison,
     write_summary,
 )
 from recipes.folder_lock import FolderInUseError, FolderLock
@@ -83,6 +88,7 @@ from recipes.overrides import (
     overrides_to_args,
     parse_override_args,
 )
+from recipes.paper_comparison import write_comparison
 from recipes.slurm_jobs import (
     JOBS_FOLDER,
     STOP_GRACE_SECONDS,
@@ -112,6 +118,7 @@ RESERVED_OPTIONS = (
     "data_folder",
     "output_folder",
     "test_session",
+    "seed",
     "stage1_folder",
     "wav2vec2_hub",
     "device",
@@ -134,7 +141,7 @@ class StageFailure(RuntimeError):
 
     Arguments
     ---------
-    fold : int
+    fold : FoldRun
     stage : str
     reason : str
     log : str
@@ -143,7 +150,7 @@ class StageFailure(RuntimeError):
 
     def __init__(self, fold, stage, reason, log=None):
         self.fold, self.stage, self.reason, self.log = fold, stage, reason, log
-        super().__init__(f"fold {fold} {stage} failed: {reason}" + (f" (log: {log})" if log else ""))
+        super().__init__(f"{fold} {stage} failed: {reason}" + (f" (log: {log})" if log else ""))
 
 
 class Interrupted(Exception):
@@ -338,10 +345,10 @@ class FoldRunner:
     -------
     >>> runner = FoldRunner("table3_concat_scl_cos", load_experiments()["table3_concat_scl_cos"], ".", "results",
     ...                     stage_args={"stage2": ["--number_of_epochs", "5"]})
-    >>> overrides = runner.stage_overrides(1, "stage2")
-    >>> overrides["test_session"], overrides["scl"], overrides["aux_tasks"], overrides["number_of_epochs"]
-    ('1', 'cos', '[gender, style]', '5')
-    >>> overrides["stage1_folder"].endswith(os.path.join("results", "table3_concat_scl_cos", "fold1", "stage1"))
+    >>> overrides = runner.stage_overrides(FoldRun(fold=1, seed=1986), "stage2")
+    >>> [overrides[key] for key in ("test_session", "seed", "scl", "aux_tasks", "number_of_epochs")]
+    ['1', '1986', 'cos', '[gender, style]', '5']
+    >>> overrides["stage1_folder"].endswith(os.path.join("table3_concat_scl_cos", "seed1986", "fold1", "stage1"))
     True
     """
 
@@ -352,6 +359,7 @@ class FoldRunner:
         data_folder,
         output_folder,
         folds=FOLDS,
+        seeds=(DEFAULT_SEED,),
         wav2vec2_hub=None,
         extra_args=(),
         stage_args=None,
@@ -370,6 +378,7 @@ class FoldRunner:
             "data_folder": data_folder,
             "output_folder": output_folder,
             "folds": list(folds),
+            "seeds": list(seeds),
             "wav2vec2_hub": wav2vec2_hub,
             "extra_args": list(extra_args),
             "stage_args": stage_args,
@@ -383,6 +392,10 @@ class FoldRunner:
         self.data_folder = os.path.abspath(data_folder)
         self.output_folder = os.path.abspath(output_folder)
         self.folds = list(folds)
+        self.seeds = list(seeds)
+        if len(set(self.seeds)) != len(self.seeds):
+            raise RunFoldsError(f"--seeds lists a seed twice: {self.seeds}.")
+        self.runs = [FoldRun(fold, seed) for seed in self.seeds for fold in self.folds]
         # A local backbone folder is made absolute so the recorded settings do not depend on the working dir.
         self.wav2vec2_hub = (
             os.path.abspath(wav2vec2_hub) if wav2vec2_hub and os.path.isdir(wav2vec2_hub) else wav2vec2_hub
@@ -414,7 +427,8 @@ class FoldRunner:
             reserved = sorted(set(parse_override_args(args)) & set(RESERVED_OPTIONS))
             if reserved:
                 raise RunFoldsError(
-                    f"{name} sets {reserved}: use run_folds.py's own options (--data_folder, --folds, --devices ...)."
+                    f"{name} sets {reserved}: use run_folds.py's own options (--data_folder, --folds, --seeds, "
+                    "--devices ...)."
                 )
         unknown = set(self.stage_args) - set(self.stages)
         if unknown:
@@ -427,25 +441,27 @@ class FoldRunner:
         """``<output_folder>/<experiment>``."""
         return os.path.join(self.output_folder, self.experiment)
 
-    def stage_folder(self, fold, stage):
-        """The ``--output_folder`` of one stage of one fold."""
-        return os.path.join(self.experiment_folder, f"fold{fold}", stage)
+    def stage_folder(self, run, stage):
+        """The ``--output_folder`` of one stage of one run (``FoldRun``)."""
+        return os.path.join(self.experiment_folder, run.key, stage)
 
-    def log_path(self, fold, stage):
-        """The console log of one stage of one fold."""
-        return os.path.join(self.experiment_folder, f"fold{fold}", f"{stage}.log")
+    def log_path(self, run, stage):
+        """The console log of one stage of one run."""
+        return os.path.join(self.experiment_folder, run.key, f"{stage}.log")
 
-    def stage_overrides(self, fold, stage):
-        """Every override of one stage's command line: layout, the experiment's settings, the user's extras."""
+    def stage_overrides(self, run, stage):
+        """Every override of one stage's command line: layout, fold and seed, the experiment's settings, the user's
+        extras."""
         base = {
             "data_folder": self.data_folder,
-            "test_session": str(fold),
-            "output_folder": self.stage_folder(fold, stage),
+            "test_session": str(run.fold),
+            "seed": str(run.seed),
+            "output_folder": self.stage_folder(run, stage),
         }
         if self.wav2vec2_hub:
             base["wav2vec2_hub"] = self.wav2vec2_hub
         if stage == "stage2":
-            base["stage1_folder"] = self.stage_folder(fold, "stage1")
+            base["stage1_folder"] = self.stage_folder(run, "stage1")
         return merge_overrides(
             args_from_overrides(base),
             overrides_to_args(self.entry[stage]),
@@ -453,22 +469,22 @@ class FoldRunner:
             self.stage_args.get(stage, []),
         )
 
-    def stage_settings(self, fold, stage):
+    def stage_settings(self, run, stage):
         """What a stage computes (its overrides without where it runs): compared with the recorded settings."""
         settings = {
             "script": STAGE_SCRIPTS[stage][0],
             "hparams": STAGE_SCRIPTS[stage][1],
-            "overrides": {k: v for k, v in self.stage_overrides(fold, stage).items() if k not in LOCATION_OPTIONS},
+            "overrides": {k: v for k, v in self.stage_overrides(run, stage).items() if k not in LOCATION_OPTIONS},
             "nproc_per_node": self.nproc_per_node,
         }
         if stage == "stage2":
             # A stage 2 is only valid for the stage 1 it started from: retraining stage 1 invalidates it.
-            stage1_record = read_json(os.path.join(self.stage_folder(fold, "stage1"), RECORD_FILE)) or {}
+            stage1_record = read_json(os.path.join(self.stage_folder(run, "stage1"), RECORD_FILE)) or {}
             settings["stage1_finished"] = stage1_record.get("finished")
         return settings
 
-    def command(self, fold, stage, slot):
-        """The command line of one stage of one fold on a device slot."""
+    def command(self, run, stage, slot):
+        """The command line of one stage of one run on a device slot."""
         script, hparams = STAGE_SCRIPTS[stage]
         launcher = [sys.executable]
         if self.nproc_per_node > 1:
@@ -476,7 +492,7 @@ class FoldRunner:
         return (
             launcher
             + [os.path.join(REPO, script), os.path.join(REPO, hparams)]
-            + args_from_overrides(self.stage_overrides(fold, stage))
+            + args_from_overrides(self.stage_overrides(run, stage))
             + list(slot.run_options)
         )
 
@@ -484,42 +500,42 @@ class FoldRunner:
         """Where a stage runs inside its SLURM job: the job's GPUs, or its CPUs with ``gpus_per_node`` 0."""
         return device_slots(["cpu"] if self.slurm.gpus_per_node == 0 else None, self.nproc_per_node)[0]
 
-    def report(self, fold, stage, message):
+    def report(self, run, stage, message):
         """One progress line."""
-        logger.info("[%s] fold %s %s: %s", self.experiment, fold, stage, message)
+        logger.info("[%s] %s %s: %s", self.experiment, run, stage, message)
 
-    def run_stage(self, fold, stage, slot):
-        """Runs one stage of one fold unless it finished with the same settings; raises ``StageFailure``.
+    def run_stage(self, run, stage, slot):
+        """Runs one stage of one run unless it finished with the same settings; raises ``StageFailure``.
 
         Returns
         -------
         str
             ``skipped``, ``linked``, ``finished`` or ``dry run``.
         """
-        outcome = self.prepare_stage(fold, stage)
+        outcome = self.prepare_stage(run, stage)
         if outcome is not None:
             return outcome
-        command = self.command(fold, stage, slot)
+        command = self.command(run, stage, slot)
         if self.dry_run:
-            self.report(fold, stage, f"would run on {slot.name}: {shlex.join(command)}")
+            self.report(run, stage, f"would run on {slot.name}: {shlex.join(command)}")
             return "dry run"
-        return self.execute_stage(fold, stage, slot, command)
+        return self.execute_stage(run, stage, slot, command)
 
-    def prepare_stage(self, fold, stage):
+    def prepare_stage(self, run, stage):
         """Everything before a stage runs: the settings check, the skip of a finished stage, the link to a shared
         stage 1. Returns ``skipped`` or ``linked`` (or ``dry run``) when there is nothing to run, else None;
         raises ``StageFailure``."""
-        folder = self.stage_folder(fold, stage)
+        folder = self.stage_folder(run, stage)
         metrics_file = os.path.join(folder, "test_metrics.json")
-        settings = self.stage_settings(fold, stage)
+        settings = self.stage_settings(run, stage)
         record = read_json(os.path.join(folder, RECORD_FILE))
         if record is not None and record.get("settings") != settings:
-            raise StageFailure(fold, stage, settings_difference(record.get("settings") or {}, settings, folder))
+            raise StageFailure(run, stage, settings_difference(record.get("settings") or {}, settings, folder))
         if os.path.isfile(metrics_file):
             metrics = read_json(metrics_file)
             why = "test_metrics.json exists" + ("" if record else " (run outside run_folds.py: settings not checked)")
             self.report(
-                fold,
+                run,
                 stage,
                 f"skipped, finished earlier: {why}; UA {metrics['UA']:.2f}, WA {metrics['WA']:.2f} "
                 f"(delete {folder} to train it again)",
@@ -528,45 +544,46 @@ class FoldRunner:
         if os.path.islink(folder) and not os.path.exists(folder):
             os.unlink(folder)  # a shared stage 1 that was deleted since: train this fold's own
         if stage == "stage1" and self.share_stage1 and not os.path.exists(folder):
-            shared = self.find_shared_stage1(fold, settings)
+            shared = self.find_shared_stage1(run, settings)
             if shared:
                 if self.dry_run:
-                    self.report(fold, stage, f"would link the finished stage 1 of {shared}")
+                    self.report(run, stage, f"would link the finished stage 1 of {shared}")
                     return "dry run"
                 os.makedirs(os.path.dirname(folder), exist_ok=True)
                 os.symlink(os.path.relpath(shared, os.path.dirname(folder)), folder)
                 self.report(
-                    fold,
+                    run,
                     stage,
                     f"linked to the finished stage 1 of {shared} (same settings; --no_shared_stage1 trains it again)",
                 )
                 return "linked"
-        job = read_jobs(self.experiment_folder).get(f"fold{fold}/{stage}")
+        job = read_jobs(self.experiment_folder).get(f"{run.key}/{stage}")
         if job and os.environ.get("SLURM_JOB_ID") != job["job_id"] and is_live(slurm_state(job["job_id"])):
             raise StageFailure(
-                fold,
+                run,
                 stage,
                 f"SLURM job {job['job_id']} runs this stage (squeue -j {job['job_id']}): wait for it, or scancel it "
                 "and run again",
             )
         return None
 
-    def execute_stage(self, fold, stage, slot, command):
+    def execute_stage(self, run, stage, slot, command):
         """Runs a stage's command as a subprocess (its own process group), reporting its progress; raises
         ``StageFailure``."""
-        folder = self.stage_folder(fold, stage)
+        folder = self.stage_folder(run, stage)
         metrics_file = os.path.join(folder, "test_metrics.json")
-        log = self.log_path(fold, stage)
+        log = self.log_path(run, stage)
         resuming = os.path.isdir(os.path.join(folder, "save"))
-        self.report(fold, stage, f"{'resuming' if resuming else 'running'} on {slot.name} (log: {log})")
+        self.report(run, stage, f"{'resuming' if resuming else 'running'} on {slot.name} (log: {log})")
         os.makedirs(folder, exist_ok=True)
         start = time.time()
         run_record = {
             "experiment": self.experiment,
-            "fold": fold,
+            "fold": run.fold,
+            "seed": run.seed,
             "stage": stage,
             "status": "running",
-            "settings": self.stage_settings(fold, stage),
+            "settings": self.stage_settings(run, stage),
             "command": command,
             "host": socket.gethostname(),
             "started": start,
@@ -580,7 +597,7 @@ class FoldRunner:
             handle.flush()
             process = self.children.start(command, handle, {**os.environ, **slot.env})
             if process is None:
-                raise StageFailure(fold, stage, "not started: the run was stopped", log)
+                raise StageFailure(run, stage, "not started: the run was stopped", log)
             try:
                 while True:
                     try:
@@ -589,24 +606,24 @@ class FoldRunner:
                     except subprocess.TimeoutExpired:
                         line = progress.line()
                         if line:
-                            self.report(fold, stage, line)
+                            self.report(run, stage, line)
             finally:
                 self.children.forget(process)
         line = progress.line()  # the epochs recorded since the last look
         if line:
-            self.report(fold, stage, line)
+            self.report(run, stage, line)
         wall = time.time() - start
         if self.interrupted is not None or returncode in (-signal.SIGINT, -signal.SIGTERM, 130, 143):
             write_record(folder, {**run_record, "status": "interrupted"})
             how = signal.Signals(self.interrupted).name if self.interrupted else "a signal"
-            raise StageFailure(fold, stage, f"stopped by {how}; the same command resumes it", log)
+            raise StageFailure(run, stage, f"stopped by {how}; the same command resumes it", log)
         if returncode != 0:
             write_record(folder, {**run_record, "status": "failed"})
             raise StageFailure(
-                fold, stage, f"{STAGE_SCRIPTS[stage][0]} exited with code {returncode} after {wall:.0f} s", log
+                run, stage, f"{STAGE_SCRIPTS[stage][0]} exited with code {returncode} after {wall:.0f} s", log
             )
         if not os.path.isfile(metrics_file):
-            raise StageFailure(fold, stage, f"{STAGE_SCRIPTS[stage][0]} ended without writing {metrics_file}", log)
+            raise StageFailure(run, stage, f"{STAGE_SCRIPTS[stage][0]} ended without writing {metrics_file}", log)
         run_record.update(
             status="finished",
             finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -614,15 +631,16 @@ class FoldRunner:
         )
         write_record(folder, run_record)
         metrics = read_json(metrics_file)
-        self.report(fold, stage, f"finished in {wall:.0f} s: UA {metrics['UA']:.2f}, WA {metrics['WA']:.2f}")
+        self.report(run, stage, f"finished in {wall:.0f} s: UA {metrics['UA']:.2f}, WA {metrics['WA']:.2f}")
         return "finished"
 
-    def find_shared_stage1(self, fold, settings):
-        """A finished stage 1 of this fold with the same settings in another experiment of the output folder."""
+    def find_shared_stage1(self, run, settings):
+        """A finished stage 1 of this run (fold and seed) with the same settings in another experiment of the
+        output folder."""
         if not os.path.isdir(self.output_folder):
             return None
         for name in sorted(os.listdir(self.output_folder)):
-            candidate = os.path.join(self.output_folder, name, f"fold{fold}", "stage1")
+            candidate = os.path.join(self.output_folder, name, run.key, "stage1")
             if name == self.experiment or os.path.islink(candidate):
                 continue
             record = read_json(os.path.join(candidate, RECORD_FILE))
@@ -631,26 +649,26 @@ class FoldRunner:
                     return candidate
         return None
 
-    def run_fold(self, fold, slot):
-        """Runs the stages of one fold in order; returns the failure, if any (later stages then do not run)."""
+    def run_stages(self, run, slot):
+        """Runs the stages of one run (``FoldRun``) in order; returns the failure, if any (later stages then do not
+        run)."""
         for stage in self.stages:
             if self.stopping.is_set():
                 return None
             try:
-                self.run_stage(fold, stage, slot)
+                self.run_stage(run, stage, slot)
             except StageFailure as failure:
-                self.report(
-                    fold, stage, f"FAILED: {failure.reason}" + (f" (log: {failure.log})" if failure.log else "")
-                )
+                self.report(run, stage, f"FAILED: {failure.reason}" + (f" (log: {failure.log})" if failure.log else ""))
                 return failure
             except OSError as error:
-                failure = StageFailure(fold, stage, f"{type(error).__name__}: {error}")
-                self.report(fold, stage, f"FAILED: {failure.reason}")
+                failure = StageFailure(run, stage, f"{type(error).__name__}: {error}")
+                self.report(run, stage, f"FAILED: {failure.reason}")
                 return failure
         return None
 
     def run(self):
-        """Runs every fold (locally, in parallel over the device slots, or as SLURM jobs), then writes the summary.
+        """Runs every fold and seed (locally, in parallel over the device slots, or as SLURM jobs), then writes the
+        summary.
         SIGINT or SIGTERM stops the running stages cleanly and raises ``Interrupted``.
 
         Returns
@@ -662,10 +680,11 @@ class FoldRunner:
             check_corpus(self.data_folder, fold)
         where = f"SLURM jobs ({self.slurm.gpus_per_node} GPU(s) each)" if self.slurm else None
         logger.info(
-            "[%s] %s Folds %s on %s; output: %s",
+            "[%s] %s Folds %s, seeds %s on %s; output: %s",
             self.experiment,
             self.entry.get("description", ""),
             " ".join(map(str, self.folds)),
+            " ".join(map(str, self.seeds)),
             where or ", ".join(slot.name for slot in self.slots),
             self.experiment_folder,
         )
@@ -683,15 +702,15 @@ class FoldRunner:
         for slot in self.slots:
             free_slots.put(slot)
 
-        def run_on_a_free_slot(fold):
+        def run_on_a_free_slot(run):
             slot = free_slots.get()
             try:
-                return self.run_fold(fold, slot)
+                return self.run_stages(run, slot)
             finally:
                 free_slots.put(slot)
 
         with ThreadPoolExecutor(max_workers=len(self.slots)) as pool:
-            return [f for f in pool.map(run_on_a_free_slot, self.folds) if f is not None]
+            return [f for f in pool.map(run_on_a_free_slot, self.runs) if f is not None]
 
     @contextmanager
     def signals_stop_the_stages(self):
@@ -739,45 +758,45 @@ class FoldRunner:
         """
         jobs_folder = os.path.join(self.experiment_folder, JOBS_FOLDER)
         failures, watched = [], {}
-        for fold in self.folds:
-            after = None  # the job this fold's next stage waits for
+        for run in self.runs:
+            after = None  # the job this run's next stage waits for
             for stage in self.stages:
-                key = f"fold{fold}/{stage}"
+                key = f"{run.key}/{stage}"
                 earlier = read_jobs(self.experiment_folder).get(key)
                 if earlier and is_live(state := slurm_state(earlier["job_id"])):
-                    self.report(fold, stage, f"already submitted as SLURM job {earlier['job_id']} ({state[0]})")
-                    watched[(fold, stage)] = job_handle(earlier["folder"], earlier["job_id"])
+                    self.report(run, stage, f"already submitted as SLURM job {earlier['job_id']} ({state[0]})")
+                    watched[(run, stage)] = job_handle(earlier["folder"], earlier["job_id"])
                     after = earlier["job_id"]
                     continue
                 if after is None:  # a stage 2 waiting for its stage 1 is checked in its job, once stage 1 ended
                     try:
-                        if self.prepare_stage(fold, stage) is not None:
+                        if self.prepare_stage(run, stage) is not None:
                             continue
                     except StageFailure as failure:
-                        self.report(fold, stage, f"FAILED: {failure.reason}")
+                        self.report(run, stage, f"FAILED: {failure.reason}")
                         failures.append(failure)
                         break
-                job = StageJob(self.options, fold, stage, self.slurm.gpus_per_node)
+                job = StageJob(self.options, run, stage, self.slurm.gpus_per_node)
                 executor = self.slurm.executor(jobs_folder)
                 executor.update_parameters(
-                    job_name=f"{self.experiment}-fold{fold}-{stage}",
+                    job_name=f"{self.experiment}-fold{run.fold}-seed{run.seed}-{stage}",
                     dependency=f"afterok:{after}" if after else None,
                 )
                 if self.dry_run:
-                    command = shlex.join(self.command(fold, stage, self.job_slot()))
-                    self.report(fold, stage, f"would submit a SLURM job running {command}")
+                    command = shlex.join(self.command(run, stage, self.job_slot()))
+                    self.report(run, stage, f"would submit a SLURM job running {command}")
                     after = after or "<stage 1 job>"
                     continue
                 submitted = executor.submit(job)
                 record_job(self.experiment_folder, key, submitted.job_id, jobs_folder + "/%j")
                 self.report(
-                    fold,
+                    run,
                     stage,
                     f"submitted as SLURM job {submitted.job_id}"
                     + (f", to start after job {after}" if after else "")
                     + f" (its output: {submitted.paths.stdout})",
                 )
-                watched[(fold, stage)] = submitted
+                watched[(run, stage)] = submitted
                 after = submitted.job_id
         if self.dry_run or not watched:
             return failures
@@ -798,7 +817,7 @@ class FoldRunner:
         Arguments
         ---------
         jobs : dict
-            ``(fold, stage)`` -> ``submitit.SlurmJob``.
+            ``(run, stage)`` -> ``submitit.SlurmJob``.
 
         Returns
         -------
@@ -807,48 +826,48 @@ class FoldRunner:
         states, progress, failures = {}, {}, []
         waiting = dict(jobs)
         while waiting and self.interrupted is None:
-            for (fold, stage), job in list(waiting.items()):
-                if (fold, stage) not in waiting:
+            for (run, stage), job in list(waiting.items()):
+                if (run, stage) not in waiting:
                     continue  # cancelled above: its stage 1 failed
                 state = slurm_state(job.job_id)
-                if state != states.get((fold, stage)):
-                    states[(fold, stage)] = state
-                    self.report(fold, stage, f"SLURM job {job.job_id}: {describe(state)}")
-                record = read_json(os.path.join(self.stage_folder(fold, stage), RECORD_FILE)) or {}
+                if state != states.get((run, stage)):
+                    states[(run, stage)] = state
+                    self.report(run, stage, f"SLURM job {job.job_id}: {describe(state)}")
+                record = read_json(os.path.join(self.stage_folder(run, stage), RECORD_FILE)) or {}
                 if state and state[0] == "RUNNING" and record.get("status") == "running":
-                    if progress.get((fold, stage), (None,))[0] != record["started"]:  # a new (requeued) attempt
-                        watcher = StageProgress(self.stage_folder(fold, stage), record["started"], self.progress_every)
-                        progress[(fold, stage)] = (record["started"], watcher)
-                    line = progress[(fold, stage)][1].line()
+                    if progress.get((run, stage), (None,))[0] != record["started"]:  # a new (requeued) attempt
+                        watcher = StageProgress(self.stage_folder(run, stage), record["started"], self.progress_every)
+                        progress[(run, stage)] = (record["started"], watcher)
+                    line = progress[(run, stage)][1].line()
                     if line:
-                        self.report(fold, stage, line)
+                        self.report(run, stage, line)
                 if is_live(state):
                     continue
-                del waiting[(fold, stage)]
-                metrics = read_json(os.path.join(self.stage_folder(fold, stage), "test_metrics.json"))
+                del waiting[(run, stage)]
+                metrics = read_json(os.path.join(self.stage_folder(run, stage), "test_metrics.json"))
                 if metrics is not None and record.get("status") == "finished":
                     self.report(
-                        fold,
+                        run,
                         stage,
                         f"finished in {record['wall_s']:.0f} s: UA {metrics['UA']:.2f}, WA {metrics['WA']:.2f}",
                     )
                     continue
-                log = self.log_path(fold, stage)
+                log = self.log_path(run, stage)
                 log = log if os.path.isfile(log) else str(job.paths.stdout)
-                failure = StageFailure(fold, stage, f"SLURM job {job.job_id}: {job_failure(job, state)}", log)
-                self.report(fold, stage, f"FAILED: {failure.reason} (log: {failure.log})")
+                failure = StageFailure(run, stage, f"SLURM job {job.job_id}: {job_failure(job, state)}", log)
+                self.report(run, stage, f"FAILED: {failure.reason} (log: {failure.log})")
                 failures.append(failure)
-                for (other_fold, other_stage), other in list(waiting.items()):
-                    if other_fold == fold:
+                for (other_run, other_stage), other in list(waiting.items()):
+                    if other_run == run:
                         cancel(other.job_id)
-                        self.report(other_fold, other_stage, f"cancelled SLURM job {other.job_id}: {stage} failed")
-                        del waiting[(other_fold, other_stage)]
+                        self.report(other_run, other_stage, f"cancelled SLURM job {other.job_id}: {stage} failed")
+                        del waiting[(other_run, other_stage)]
             if waiting:
                 time.sleep(POLL_SECONDS)
         return failures
 
     def summarize(self):
-        """Writes the summary of every finished fold of the experiment (also folds of earlier invocations)."""
+        """Writes the summary of every finished run of the experiment (also runs of earlier invocations)."""
         try:
             summary = write_summary(self.experiment_folder, self.experiment, self.entry)
         except SummaryError as error:
@@ -856,12 +875,14 @@ class FoldRunner:
             return None
         final = summary["final"]
         logger.info(
-            "[%s] %s over folds %s: UA %s, WA %s (mean ± sample std); pooled UA %.2f, WA %.2f; paper UA %s, WA %s. "
-            "Summary: %s",
+            "[%s] %s over folds %s, seeds %s: UA %s %s, WA %s (mean ± sample std, 95%% CI); pooled UA %.2f, WA %.2f; "
+            "paper UA %s, WA %s. Summary: %s",
             self.experiment,
             summary["final_stage"],
             ", ".join(map(str, summary["folds"])),
+            ", ".join(map(str, summary["seeds"])),
             format_mean_std(final["mean"]["UA"], final["std"]["UA"]),
+            format_interval(final["ci95"].get("UA")),
             format_mean_std(final["mean"]["WA"], final["std"]["WA"]),
             final["pooled"]["UA"],
             final["pooled"]["WA"],
@@ -928,15 +949,25 @@ def parse_args(argv=None):
     )
     parser.add_argument("--data_folder", help="IEMOCAP_full_release, or the folder containing it")
     parser.add_argument(
-        "--output_folder", default="results/folds", help="runs go to <output_folder>/<experiment>/fold<K>/stage<N>"
+        "--output_folder",
+        default="results/folds",
+        help="runs go to <output_folder>/<experiment>/seed<S>/fold<K>/stage<N>",
     )
     parser.add_argument(
         "--folds", nargs="+", type=int, choices=FOLDS, default=list(FOLDS), help="held-out sessions (default: all)"
     )
     parser.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=[DEFAULT_SEED],
+        help="every fold trains once per seed (default: %(default)s, the yaml's); summaries then give a 95%% "
+        "confidence interval over folds x seeds",
+    )
+    parser.add_argument(
         "--wav2vec2_hub", help="backbone of both stages: hub id or local folder (default: the yaml's, XLS-R 300m)"
     )
-    parser.add_argument("--extra_args", default="", help='overrides for both stages, e.g. "--seed 7 --batch_size 8"')
+    parser.add_argument("--extra_args", default="", help='overrides for both stages, e.g. "--batch_size 8"')
     parser.add_argument("--stage1_args", default="", help='overrides for stage 1 only, e.g. "--number_of_epochs 100"')
     parser.add_argument("--stage2_args", default="", help="overrides for stage 2 only")
     parser.add_argument(
@@ -1063,6 +1094,7 @@ def main(argv=None):
             args.data_folder,
             args.output_folder,
             folds=args.folds,
+            seeds=args.seeds,
             wav2vec2_hub=args.wav2vec2_hub,
             extra_args=shlex.split(args.extra_args),
             stage_args={
@@ -1107,7 +1139,8 @@ def main(argv=None):
             print("  last lines of its log:\n    " + "\n    ".join(tail), file=sys.stderr)
     if failures:
         print(
-            f"\n{len(failures)} of {len(args.folds)} fold(s) failed; the others' results are in the summary.",
+            f"\n{len(failures)} of {len(args.folds) * len(args.seeds)} run(s) (fold, seed) failed; the others' results "
+            "are in the summary.",
             file=sys.stderr,
         )
         return 1

@@ -15,13 +15,16 @@ import time
 
 import numpy as np
 import pytest
+import scipy.stats
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
 from custom_modules.adapters import BottleneckAdapter
+from custom_modules.constants import DEFAULT_SEED
 from custom_modules.handoff import load_stage1_encoder, write_model_config
 from custom_modules.metrics_log import METRICS_LOG, read_metrics_log
+from recipes.fold_layout import FoldRun
 from recipes.fold_plots import training_curves_figure
 from recipes.fold_summary import METRICS, load_experiments
 from recipes.folder_lock import FolderInUseError, FolderLock
@@ -33,6 +36,8 @@ from train_stage1 import Stage1Brain
 from train_stage2 import Stage2Brain
 
 EXPERIMENT = "table3_concat_scl_cos"
+SEED = DEFAULT_SEED  # run_folds.py's default: one run per fold, with the yaml's seed
+RUN = os.path.join(f"seed{SEED}", "fold{fold}")  # a run's folder in its experiment's
 RUN_FOLDS = os.path.join("recipes", "run_folds.py")
 EPOCHS = "2"  # per stage: enough for curves and a model selection, few enough for 2 folds in ~2 minutes
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -87,21 +92,26 @@ def test_summary_per_fold_mean_std_and_pooled_agree_with_the_runs(two_fold_run):
     output, log, _ = two_fold_run
     folder = os.path.join(output, EXPERIMENT)
     summary = load_json(folder, "summary.json")
-    assert summary["folds"] == [1, 2] and summary["final_stage"] == "stage2"
+    assert summary["folds"] == [1, 2] and summary["seeds"] == [SEED] and summary["final_stage"] == "stage2"
     assert "sample" in summary["std"] and "n - 1" in summary["std"]
     for stage in ("stage1", "stage2"):
         block = summary["stages"][stage]
-        runs = {fold: load_json(folder, f"fold{fold}", stage, "test_metrics.json") for fold in (1, 2)}
+        runs = {fold: load_json(folder, RUN.format(fold=fold), stage, "test_metrics.json") for fold in (1, 2)}
         expected_keys = {"WA", "UA", "WER"} if stage == "stage1" else {"WA", "UA", "gender_UA", "style_UA"}
         assert set(block["mean"]) == expected_keys
-        for fold, metrics in runs.items():
-            row = block["per_fold"][str(fold)]
+        assert [(row["fold"], row["seed"]) for row in block["runs"]] == [(1, SEED), (2, SEED)]
+        for row, metrics in zip(block["runs"], runs.values()):
             assert {key: row[key] for key in METRICS if key in row} == {key: metrics[key] for key in expected_keys}
             assert row["epoch"] == metrics["epoch"] and row["count"] == metrics["count"]
         for key in expected_keys:
             values = [runs[fold][key] for fold in (1, 2)]
             assert block["mean"][key] == pytest.approx(statistics.mean(values))
             assert block["std"][key] == pytest.approx(np.std(values, ddof=1))
+            sem = scipy.stats.sem(values)  # 0 when both folds agree exactly (e.g. WER 100 of an untrained CTC head)
+            interval = (
+                scipy.stats.t.interval(0.95, 1, loc=statistics.mean(values), scale=sem) if sem else [values[0]] * 2
+            )
+            assert block["ci95"][key] == pytest.approx(list(interval))
         summed = sum(np.array(runs[fold]["confusion_matrix"]) for fold in (1, 2))
         recall = np.diag(summed) / summed.sum(axis=1)
         assert block["pooled"]["confusion_matrix"] == summed.tolist()
@@ -117,8 +127,9 @@ def test_summary_per_fold_mean_std_and_pooled_agree_with_the_runs(two_fold_run):
     # a line when each fold and stage starts, as it records epochs, and when it ends
     for fold in (1, 2):
         for stage in ("stage1", "stage2"):
-            assert f"fold {fold} {stage}: running on cpu" in log and f"fold {fold} {stage}: finished in" in log
-            last_epoch = rf"fold {fold} {stage}: epoch 2/2, valid UA [\d.]+ \(best [\d.]+ at epoch [12]\), "
+            run = f"fold {fold} seed {SEED} {stage}"
+            assert f"{run}: running on cpu" in log and f"{run}: finished in" in log
+            last_epoch = rf"{run}: epoch 2/2, valid UA [\d.]+ \(best [\d.]+ at epoch [12]\), "
             assert re.search(last_epoch + r"0:\d\d:\d\d elapsed, ~0:00:00 left", log), (fold, stage)
 
 
@@ -135,21 +146,22 @@ def test_run_draws_a_confusion_matrix_and_the_training_curves_of_every_fold_and_
     # the curves come from metrics.jsonl: one point per epoch of each fold and stage, the tested epoch marked
     for fold in (1, 2):
         for stage in ("stage1", "stage2"):
-            records = read_metrics_log(os.path.join(folder, f"fold{fold}", stage, METRICS_LOG))
+            records = read_metrics_log(os.path.join(folder, RUN.format(fold=fold), stage, METRICS_LOG))
             assert [e["epoch"] for e in records["epochs"]] == [1, 2]
             assert all(isinstance(e["train"]["loss"], float) for e in records["epochs"])
-            tested = load_json(folder, f"fold{fold}", stage, "test_metrics.json")["epoch"]
+            tested = load_json(folder, RUN.format(fold=fold), stage, "test_metrics.json")["epoch"]
             assert records["test"]["epoch loaded"] == tested
+    runs = {FoldRun(fold, SEED): os.path.join(folder, RUN.format(fold=fold)) for fold in (1, 2)}
     curves = {
-        stage: {fold: read_metrics_log(os.path.join(folder, f"fold{fold}", stage, METRICS_LOG)) for fold in (1, 2)}
+        stage: {run: read_metrics_log(os.path.join(path, stage, METRICS_LOG)) for run, path in runs.items()}
         for stage in ("stage1", "stage2")
     }
     figure = training_curves_figure(curves, EXPERIMENT)
     ua_row = figure.axes[len(curves) :]  # subplots are listed row by row: losses first, then valid UA
     for stage, ua_axes in zip(curves, ua_row):
         stars = {line.get_label(): list(line.get_xdata()) for line in ua_axes.get_lines() if line.get_marker() == "*"}
-        tested = {fold: curves[stage][fold]["test"]["epoch loaded"] for fold in (1, 2)}
-        assert stars == {f"fold {fold}: tested epoch {epoch}": [epoch] for fold, epoch in tested.items()}, stage
+        tested = {run: curves[stage][run]["test"]["epoch loaded"] for run in runs}
+        assert stars == {f"{run}: tested epoch {epoch}": [epoch] for run, epoch in tested.items()}, stage
 
 
 def test_rerun_skips_finished_stages_without_training(two_fold_run, generated_corpus, tiny_backbone):
@@ -157,7 +169,7 @@ def test_rerun_skips_finished_stages_without_training(two_fold_run, generated_co
     folder = os.path.join(output, EXPERIMENT)
     logs = {
         path: os.stat(path).st_mtime_ns
-        for path in (os.path.join(folder, f"fold{f}", f"stage{s}.log") for f in (1, 2) for s in (1, 2))
+        for path in (os.path.join(folder, RUN.format(fold=f), f"stage{s}.log") for f in (1, 2) for s in (1, 2))
     }
     summary = load_json(folder, "summary.json")
     start = time.time()
@@ -178,10 +190,10 @@ def test_failing_fold_names_its_stage_and_log_and_the_other_folds_are_summarised
 ):
     # fold 3's stage 1 has a single checkpoint, complete, whose encoder file was damaged on disk afterwards:
     # nothing to fall back to (tests/test_reliability.py covers the fall-back to an earlier checkpoint)
-    stage1 = os.path.join(run_copy, EXPERIMENT, "fold3", "stage1")
+    stage1 = os.path.join(run_copy, EXPERIMENT, RUN.format(fold=3), "stage1")
     checkpoint_dir = next(
         os.path.join(root, name)
-        for root, names, _ in os.walk(os.path.join(run_copy, EXPERIMENT, "fold1", "stage1", "save"))
+        for root, names, _ in os.walk(os.path.join(run_copy, EXPERIMENT, RUN.format(fold=1), "stage1", "save"))
         for name in names
         if name.startswith("CKPT+")
     )
@@ -190,8 +202,8 @@ def test_failing_fold_names_its_stage_and_log_and_the_other_folds_are_summarised
     with open(os.path.join(broken, "encoder.ckpt"), "r+b") as handle:
         handle.truncate(100)
     log = run_failing(*run_folds_command(generated_corpus[0], tiny_backbone, run_copy, folds=("1", "2", "3")))
-    stage_log = os.path.join(run_copy, EXPERIMENT, "fold3", "stage1.log")
-    assert "FAILED: fold 3 stage1 failed: train_stage1.py exited with code 2" in log
+    stage_log = os.path.join(run_copy, EXPERIMENT, RUN.format(fold=3), "stage1.log")
+    assert f"FAILED: fold 3 seed {SEED} stage1 failed: train_stage1.py exited with code 2" in log
     assert f"(log: {stage_log})" in log and "last lines of its log" in log
     stage_output = open(stage_log, encoding="utf-8").read()
     assert f"Loading a checkpoint from {broken}" in stage_output
@@ -200,13 +212,13 @@ def test_failing_fold_names_its_stage_and_log_and_the_other_folds_are_summarised
         in log
     )
     assert "Traceback" not in stage_output and "Restore the damaged file(s) from a backup, or delete" in log
-    assert "fold 3 stage2" not in log, "stage 2 never runs on a failed stage 1"
-    assert "1 of 3 fold(s) failed" in log
+    assert f"fold 3 seed {SEED} stage2" not in log, "stage 2 never runs on a failed stage 1"
+    assert "1 of 3 run(s) (fold, seed) failed" in log
     summary = load_json(run_copy, EXPERIMENT, "summary.json")
-    assert summary["folds"] == [1, 2] and summary["folds_started"] == [1, 2, 3]
+    assert summary["folds"] == [1, 2] and summary["runs_started"] == [f"fold {f} seed {SEED}" for f in (1, 2, 3)]
     assert summary["stages"] == load_json(two_fold_run[0], EXPERIMENT, "summary.json")["stages"]
     assert (
-        "Folds started but not finished (not in the tables): 3"
+        f"Runs started but not finished (not in the tables): fold 3 seed {SEED}"
         in open(os.path.join(run_copy, EXPERIMENT, "summary.md"), encoding="utf-8").read()
     )
 
@@ -267,7 +279,7 @@ def test_second_driver_on_a_folder_in_use_refuses_and_sigint_stops_the_first_who
 ):
     output = str(tmp_path / "results")
     command = single_stage_command(generated_corpus[0], tiny_backbone, output)
-    stage = os.path.join(output, SINGLE_STAGE, "fold1", "stage1")
+    stage = os.path.join(output, SINGLE_STAGE, RUN.format(fold=1), "stage1")
     first = start_driver(command, tmp_path / "first.log")
     try:
         wait_for_epoch(first, stage)
@@ -284,22 +296,26 @@ def test_second_driver_on_a_folder_in_use_refuses_and_sigint_stops_the_first_who
     first_log = (tmp_path / "first.log").read_text(encoding="utf-8")
     assert returncode == 130, first_log
     assert "SIGINT: the running stages were stopped. Run the same command to resume" in first_log
-    assert "fold 1 stage1: FAILED: stopped by SIGINT; the same command resumes it" in first_log
+    assert f"fold 1 seed {SEED} stage1: FAILED: stopped by SIGINT; the same command resumes it" in first_log
     assert not processes_running(stage), "the stage's processes ended with the driver"
     assert load_json(stage, "run_folds.json")["status"] == "interrupted"
     assert not os.path.exists(os.path.join(stage, "test_metrics.json"))
     # the same command resumes the stage from its checkpoint: no epoch lost or trained twice
     resumed = run_recipe(*command).stdout
-    assert "fold 1 stage1: resuming on" in resumed and "fold 1 stage1: finished in" in resumed
+    assert f"fold 1 seed {SEED} stage1: resuming on" in resumed and f"fold 1 seed {SEED} stage1: finished in" in resumed
     assert logged_epochs(stage) == [1, 2, 3]
-    attempts = open(os.path.join(output, SINGLE_STAGE, "fold1", "stage1.log"), encoding="utf-8").read().split("===== ")
+    attempts = (
+        open(os.path.join(output, SINGLE_STAGE, RUN.format(fold=1), "stage1.log"), encoding="utf-8")
+        .read()
+        .split("===== ")
+    )
     resumed_epochs = [int(e) for e in re.findall(r"Going into epoch (\d+)", attempts[-1])]
     assert len(attempts) == 3 and resumed_epochs and min(resumed_epochs) > 1, "the re-run started after epoch 1"
 
 
 def test_sigterm_stops_the_running_stages_cleanly(generated_corpus, tiny_backbone, tmp_path):
     output = str(tmp_path / "results")
-    stage = os.path.join(output, SINGLE_STAGE, "fold1", "stage1")
+    stage = os.path.join(output, SINGLE_STAGE, RUN.format(fold=1), "stage1")
     driver = start_driver(single_stage_command(generated_corpus[0], tiny_backbone, output), tmp_path / "driver.log")
     try:
         wait_for_epoch(driver, stage)
@@ -309,7 +325,10 @@ def test_sigterm_stops_the_running_stages_cleanly(generated_corpus, tiny_backbon
             driver.kill()
     log = (tmp_path / "driver.log").read_text(encoding="utf-8")
     assert returncode == 143, log
-    assert "SIGTERM: stopping 1 running stage(s)" in log and "fold 1 stage1: FAILED: stopped by SIGTERM" in log
+    assert (
+        "SIGTERM: stopping 1 running stage(s)" in log
+        and f"fold 1 seed {SEED} stage1: FAILED: stopped by SIGTERM" in log
+    )
     assert not processes_running(stage)
     assert load_json(stage, "run_folds.json")["status"] == "interrupted"
 
@@ -341,11 +360,18 @@ def test_rerun_with_other_settings_stops_with_the_differences_instead_of_skippin
     run_copy, generated_corpus, tiny_backbone
 ):
     log = run_failing(
-        *run_folds_command(generated_corpus[0], tiny_backbone, run_copy, "--stage2_args", "--scl norm --seed 7")
+        *run_folds_command(
+            generated_corpus[0], tiny_backbone, run_copy, "--stage2_args", "--scl norm --weight_decay 0.02"
+        )
     )
-    assert log.count("fold 1 stage1: skipped") == 1
-    assert "holds a run with other settings (scl: cos there, norm now; seed: <unset> there, 7 now)" in log
-    assert "2 of 2 fold(s) failed" in log
+    assert log.count(f"fold 1 seed {SEED} stage1: skipped") == 1
+    assert "holds a run with other settings (scl: cos there, norm now; weight_decay: <unset> there, 0.02 now)" in log
+    assert "2 of 2 run(s) (fold, seed) failed" in log
+
+
+def test_seed_belongs_to_run_folds_own_option(generated_corpus, tiny_backbone, tmp_path):
+    log = run_failing(*run_folds_command(generated_corpus[0], tiny_backbone, str(tmp_path), "--extra_args", "--seed 7"))
+    assert "--extra_args sets ['seed']: use run_folds.py's own options (--data_folder, --folds, --seeds" in log
 
 
 def test_experiments_with_the_same_stage1_share_it_and_are_compared_with_the_paper(
@@ -357,9 +383,9 @@ def test_experiments_with_the_same_stage1_share_it_and_are_compared_with_the_pap
     log = run_recipe(*command).stdout
     assert log.count("linked to the finished stage 1 of") == 2 and "running on" not in log
     for fold in (1, 2):
-        link = os.path.join(run_copy, "table1_full_ser_asr", f"fold{fold}", "stage1")
+        link = os.path.join(run_copy, "table1_full_ser_asr", RUN.format(fold=fold), "stage1")
         assert os.path.islink(link)
-        assert os.path.samefile(link, os.path.join(run_copy, EXPERIMENT, f"fold{fold}", "stage1"))
+        assert os.path.samefile(link, os.path.join(run_copy, EXPERIMENT, RUN.format(fold=fold), "stage1"))
     single = load_json(run_copy, "table1_full_ser_asr", "summary.json")
     assert single["final_stage"] == "stage1"
     assert (
@@ -372,9 +398,17 @@ def test_experiments_with_the_same_stage1_share_it_and_are_compared_with_the_pap
     assert list(rows) == ["table1_full_ser_asr", EXPERIMENT], "rows follow the paper's order"
     assert rows["table1_full_ser_asr"]["paper"] == {"UA": 75.40, "WA": 75.17}
     assert rows[EXPERIMENT]["UA"]["mean"] == load_json(run_copy, EXPERIMENT, "summary.json")["final"]["mean"]["UA"]
-    assert all(row["folds"] == [1, 2] for row in rows.values())
+    assert all(row["folds"] == [1, 2] and row["seeds"] == [SEED] for row in rows.values())
+    # runs unlike the paper's are not compared with it, and the reasons are given
+    differences = rows[EXPERIMENT]["differences"]
+    assert not rows[EXPERIMENT]["comparable"]
+    assert any(d.startswith(f"backbone {tiny_backbone}") for d in differences)
+    assert "stage1: 2 epochs (paper: 200)" in differences and "stage2: batch 4 (paper: 16)" in differences
+    assert "corpus of 193 4-class utterances (full release: 5,531)" in differences
+    assert "folds 1, 2 of 5" in differences and rows[EXPERIMENT]["notes"] == [f"1 seed ({SEED})"]
     table = open(os.path.join(run_copy, "comparison.md"), encoding="utf-8").read()
     assert "| table3_concat_scl_cos | 3: concat + SCL_cos | 78.49 | 77.85 |" in table and table in done.stdout
+    assert "| not comparable |" in table and "| +" not in table and "| -" not in table
 
 
 # ---- every paper row resolves to a runnable configuration --------------------------------------------------
@@ -440,7 +474,11 @@ def stage_hparams(name, stage, data_folder, output_folder, backbone):
     runner = FoldRunner(name, load_experiments()[name], data_folder, output_folder, folds=[1], wav2vec2_hub=backbone)
     extra = ["--allow_unfinished_stage1", "True"] if stage == "stage2" else []
     hparams_file, run_opts, overrides = sb.parse_arguments(
-        [os.path.join(REPO, STAGE_SCRIPTS[stage][1]), *args_from_overrides(runner.stage_overrides(1, stage)), *extra]
+        [
+            os.path.join(REPO, STAGE_SCRIPTS[stage][1]),
+            *args_from_overrides(runner.stage_overrides(FoldRun(1, SEED), stage)),
+            *extra,
+        ]
     )
     with open(hparams_file, encoding="utf-8") as handle:
         hparams = load_hyperpyyaml(handle, overrides)
@@ -501,7 +539,7 @@ def test_row_builds_the_model_it_means(name, tiny_backbone, generated_corpus, tm
     check_stage_means(hparams, stage1, "stage1")
     if stage2 is not None:
         hparams = stage_hparams(name, "stage2", generated_corpus[0], str(tmp_path), tiny_backbone)
-        assert hparams["stage1_folder"] == os.path.join(str(tmp_path), name, "fold1", "stage1")
+        assert hparams["stage1_folder"] == os.path.join(str(tmp_path), name, RUN.format(fold=1), "stage1")
         check_stage_means(hparams, stage2, "stage2", sizes)
 
 

@@ -17,8 +17,11 @@ import pytest
 
 from recipes.slurm_jobs import read_jobs
 from tests.conftest import REPO, run_recipe
-from tests.test_run_folds import EXPERIMENT, load_json, run_folds_command, start_driver, wait_for_epoch
+from tests.test_run_folds import EXPERIMENT, SEED, load_json, run_folds_command, start_driver, wait_for_epoch
 from tests.test_stage1 import logged_epochs
+
+RUN1 = f"seed{SEED}/fold1"  # fold 1's run folder in its experiment's (one seed: run_folds.py's default)
+FOLD1 = f"fold 1 seed {SEED}"  # how run_folds.py names it in its lines
 
 PARTITION = os.environ.get("SLURM_CI_PART", "debug")
 
@@ -68,14 +71,14 @@ def test_grid_runs_as_slurm_jobs_stage2_after_stage1_and_a_requeued_job_resumes(
     # submitted without waiting: stage 2 waits for stage 1
     submitted = run_recipe(*command, "--no_wait").stdout
     jobs = read_jobs(os.path.join(output, EXPERIMENT))
-    stage1_job, stage2_job = jobs["fold1/stage1"]["job_id"], jobs["fold1/stage2"]["job_id"]
-    assert f"fold 1 stage1: submitted as SLURM job {stage1_job}" in submitted
-    assert f"fold 1 stage2: submitted as SLURM job {stage2_job}, to start after job {stage1_job}" in submitted
+    stage1_job, stage2_job = jobs[f"{RUN1}/stage1"]["job_id"], jobs[f"{RUN1}/stage2"]["job_id"]
+    assert f"{FOLD1} stage1: submitted as SLURM job {stage1_job}" in submitted
+    assert f"{FOLD1} stage2: submitted as SLURM job {stage2_job}, to start after job {stage1_job}" in submitted
     assert "not waiting (--no_wait)" in submitted
 
     # the same command watches those jobs; stage 1's job is interrupted after its first epoch, with the signal
     # SLURM sends before a time limit (what submitit's job._interrupt(timeout=True) sends)
-    stage1 = os.path.join(output, EXPERIMENT, "fold1", "stage1")
+    stage1 = os.path.join(output, EXPERIMENT, RUN1, "stage1")
     watcher = start_driver(command, tmp_path / "watcher.log")
     try:
         wait_for_epoch(watcher, stage1)
@@ -86,9 +89,9 @@ def test_grid_runs_as_slurm_jobs_stage2_after_stage1_and_a_requeued_job_resumes(
             watcher.kill()
     log = (tmp_path / "watcher.log").read_text(encoding="utf-8")
     assert returncode == 0, log
-    assert f"fold 1 stage1: already submitted as SLURM job {stage1_job}" in log
-    assert f"fold 1 stage2: already submitted as SLURM job {stage2_job}" in log
-    assert re.search(r"fold 1 stage1: epoch 1/3, valid UA [\d.]+", log), "progress of the running job"
+    assert f"{FOLD1} stage1: already submitted as SLURM job {stage1_job}" in log
+    assert f"{FOLD1} stage2: already submitted as SLURM job {stage2_job}" in log
+    assert re.search(rf"{FOLD1} stage1: epoch 1/3, valid UA [\d.]+", log), "progress of the running job"
 
     # SLURM's own record: stage 1 requeued once and completed, stage 2 started after stage 1 ended
     first, second = scontrol_job(stage1_job), scontrol_job(stage2_job)
@@ -98,7 +101,7 @@ def test_grid_runs_as_slurm_jobs_stage2_after_stage1_and_a_requeued_job_resumes(
     assert started >= ended
 
     # the requeued job resumed stage 1 from its checkpoint: a second attempt that did not start at epoch 1
-    attempts = open(os.path.join(output, EXPERIMENT, "fold1", "stage1.log"), encoding="utf-8").read().split("===== ")
+    attempts = open(os.path.join(output, EXPERIMENT, RUN1, "stage1.log"), encoding="utf-8").read().split("===== ")
     resumed_epochs = [int(e) for e in re.findall(r"Going into epoch (\d+)", attempts[-1])]
     assert len(attempts) == 3 and resumed_epochs and min(resumed_epochs) > 1
     assert logged_epochs(stage1) == [1, 2, 3]
@@ -110,10 +113,10 @@ def test_grid_runs_as_slurm_jobs_stage2_after_stage1_and_a_requeued_job_resumes(
     summary = load_json(output, EXPERIMENT, "summary.json")
     assert summary["folds"] == [1] and summary["final_stage"] == "stage2"
     assert (
-        summary["stages"]["stage2"]["per_fold"]["1"]["UA"]
-        == load_json(output, EXPERIMENT, "fold1", "stage2", "test_metrics.json")["UA"]
+        summary["stages"]["stage2"]["runs"][0]["UA"]
+        == load_json(output, EXPERIMENT, RUN1, "stage2", "test_metrics.json")["UA"]
     )
-    assert logged_epochs(os.path.join(output, EXPERIMENT, "fold1", "stage2")) == [1]
+    assert logged_epochs(os.path.join(output, EXPERIMENT, RUN1, "stage2")) == [1]
 
 
 def test_slurm_dry_run_shows_the_command_of_every_job_and_submits_nothing(generated_corpus, tiny_backbone, tmp_path):
@@ -126,7 +129,8 @@ def test_slurm_dry_run_shows_the_command_of_every_job_and_submits_nothing(genera
     for fold in (1, 2):
         for stage, script in (("stage1", "train_stage1.py"), ("stage2", "train_stage2.py")):
             assert re.search(
-                rf"fold {fold} {stage}: would submit a SLURM job running \S+ \S*{script} .*--device cpu", done.stdout
+                rf"fold {fold} seed {SEED} {stage}: would submit a SLURM job running \S+ \S*{script} .*--device cpu",
+                done.stdout,
             )
     assert not os.path.exists(os.path.join(output, EXPERIMENT, "slurm_jobs.json")), "nothing submitted"
 
@@ -145,15 +149,16 @@ def test_failed_stage1_job_is_reported_with_its_log_and_its_stage2_job_cancelled
     # fmt: on
     done = subprocess.run([sys.executable, *command], cwd=REPO, capture_output=True, text=True, timeout=600)
     jobs = read_jobs(os.path.join(output, EXPERIMENT))
-    stage1_job, stage2_job = jobs["fold1/stage1"]["job_id"], jobs["fold1/stage2"]["job_id"]
-    stage_log = os.path.join(output, EXPERIMENT, "fold1", "stage1.log")
+    stage1_job, stage2_job = jobs[f"{RUN1}/stage1"]["job_id"], jobs[f"{RUN1}/stage2"]["job_id"]
+    stage_log = os.path.join(output, EXPERIMENT, RUN1, "stage1.log")
     assert done.returncode == 1, done.stdout + done.stderr
     assert (
-        f"FAILED: fold 1 stage1 failed: SLURM job {stage1_job}: train_stage1.py exited with code 1 after" in done.stderr
+        f"FAILED: {FOLD1} stage1 failed: SLURM job {stage1_job}: train_stage1.py exited with code 1 after"
+        in done.stderr
     )
     assert f"(log: {stage_log})" in done.stderr and "TypeError" in done.stderr, "the end of the stage's log"
-    assert f"fold 1 stage2: cancelled SLURM job {stage2_job}: stage1 failed" in done.stdout
+    assert f"{FOLD1} stage2: cancelled SLURM job {stage2_job}: stage1 failed" in done.stdout
     assert scontrol_job(stage1_job)["JobState"] == "FAILED"
     never_ran = scontrol_job(stage2_job)
     assert never_ran["JobState"] == "CANCELLED" and never_ran["RunTime"] == "00:00:00", never_ran
-    assert not os.path.exists(os.path.join(output, EXPERIMENT, "fold1", "stage2.log")), "stage 2 never started"
+    assert not os.path.exists(os.path.join(output, EXPERIMENT, RUN1, "stage2.log")), "stage 2 never started"
