@@ -118,6 +118,15 @@ def test_summary_per_fold_mean_std_and_pooled_agree_with_the_runs(two_fold_run):
         assert block["pooled"]["UA"] == pytest.approx(100 * recall.mean())
         assert block["pooled"]["WA"] == pytest.approx(100 * np.trace(summed) / summed.sum())
         assert block["pooled"]["count"] == sum(runs[fold]["count"] for fold in (1, 2)) == int(summed.sum())
+    # adapter-only training (stage 2): train and valid UA per epoch, averaged over the runs, and their gap
+    records = [read_metrics_log(os.path.join(folder, RUN.format(fold=f), "stage2", METRICS_LOG)) for f in (1, 2)]
+    table = summary["stages"]["stage2"]["overfitting"]
+    assert [row["epoch"] for row in table] == [1, 2] and "overfitting" not in summary["stages"]["stage1"]
+    for row in table:
+        epoch = [next(e for e in r["epochs"] if e["epoch"] == row["epoch"]) for r in records]
+        assert row["train_UA"] == pytest.approx(statistics.mean(e["train"]["UA"] for e in epoch))
+        assert row["valid_UA"] == pytest.approx(statistics.mean(e["valid"]["UA"] for e in epoch))
+        assert row["gap"] == pytest.approx(row["train_UA"] - row["valid_UA"])
     # the final results are stage 2's, the paper's numbers sit beside them
     assert summary["final"]["mean"] == summary["stages"]["stage2"]["mean"]
     assert summary["paper"] == {"UA": 78.49, "WA": 77.85}
