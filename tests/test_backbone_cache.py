@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from custom_modules.constants import DEFAULT_SEED
 from synthetic.hub_cache import write_hub_cache
 from tests.conftest import FAST_TRAINING, REPO
 
@@ -65,7 +66,7 @@ def hub_grid(generated_corpus, tiny_backbone, tmp_path_factory):
 def test_a_grid_on_a_hub_id_keeps_one_copy_of_the_backbone_and_runs_offline(hub_grid, tiny_backbone):
     hf_home, output, log = hub_grid
     stage_runs = [
-        os.path.join(output, row, f"fold{fold}", stage)
+        os.path.join(output, row, f"seed{DEFAULT_SEED}", f"fold{fold}", stage)
         for row, stages in zip(ROWS, (("stage1", "stage2"), ("stage1",)))
         for fold in FOLDS
         for stage in stages
