@@ -435,6 +435,10 @@ class FoldRunner:
             raise RunFoldsError(
                 f"{experiment} is a single-stage experiment: {sorted(unknown)} overrides have nothing to apply to."
             )
+        # The corpus is checked once, before any fold loads a backbone or anything is written: the train scripts'
+        # check and messages.
+        for fold in self.folds:
+            check_corpus(self.data_folder, fold)
 
     @property
     def experiment_folder(self):
@@ -675,9 +679,6 @@ class FoldRunner:
         -------
         list of StageFailure
         """
-        # The corpus is checked once, before any fold loads a backbone: the train scripts' check and messages.
-        for fold in self.folds:
-            check_corpus(self.data_folder, fold)
         where = f"SLURM jobs ({self.slurm.gpus_per_node} GPU(s) each)" if self.slurm else None
         logger.info(
             "[%s] %s Folds %s, seeds %s on %s; output: %s",

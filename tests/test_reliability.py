@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+import yaml
 
 from tests.conftest import REPO, run_recipe, stage1_command, stage2_command
 from tests.test_stage1 import load_json, logged_epochs, read_epoch_metrics
@@ -53,21 +54,25 @@ def kill_when(command, ready, timeout=600):
         process.wait()
 
 
-def checkpoint_metas(output):
+def intra_epoch_checkpoint_after(output, epoch):
+    """The newest complete intra-epoch checkpoint saved after the end of ``epoch`` (inside the next one), or None.
+
+    An intra-epoch checkpoint of ``epoch`` itself can outlive the end-of-epoch one for a moment (it is deleted
+    after the end-of-epoch checkpoint is saved): only a later one is what a resumed run loads first."""
     save = os.path.join(output, "save")
-    if not os.path.isdir(save):
-        return []
-    metas = []
-    for name in os.listdir(save):
+    metas = {}
+    for name in os.listdir(save) if os.path.isdir(save) else []:
         meta = os.path.join(save, name, "CKPT.yaml")
         if name.startswith("CKPT") and os.path.isfile(meta) and os.path.isfile(os.path.join(save, name, "COMPLETE")):
-            metas.append(open(meta).read())
-    return metas
-
-
-def epoch_ended(output, epoch):
-    """True once the end-of-epoch checkpoint of ``epoch`` is complete."""
-    return any("end-of-epoch: true" in m and f"epoch: {epoch}\n" in m for m in checkpoint_metas(output))
+            with open(meta, encoding="utf-8") as handle:
+                metas[name] = yaml.safe_load(handle)
+    ended = [m["unixtime"] for m in metas.values() if m.get("end-of-epoch") and m.get("epoch") == epoch]
+    later = [
+        (m["unixtime"], name)
+        for name, m in metas.items()
+        if m.get("brain_intra_epoch_ckpt") and ended and m["unixtime"] > max(ended)
+    ]
+    return max(later)[1] if later else None
 
 
 def free_port():
@@ -109,9 +114,7 @@ def test_run_killed_mid_epoch_resumes_and_ends_like_an_uninterrupted_one(
     output = str(tmp_path / "stage1")
     command = stage1_command(generated_corpus[0], tiny_backbone, output, *INTRA_EPOCH, epochs=EPOCHS)
     # Killed in epoch 2, after one of its intra-epoch checkpoints (epoch 1's are removed when it ends).
-    kill_when(
-        command, lambda: epoch_ended(output, 1) and any("brain_intra_epoch_ckpt" in m for m in checkpoint_metas(output))
-    )
+    kill_when(command, lambda: intra_epoch_checkpoint_after(output, 1))
     assert not os.path.exists(os.path.join(output, "test_metrics.json"))
     resumed = run_recipe(*command)
     log = resumed.stdout + resumed.stderr
@@ -143,17 +146,10 @@ def test_damaged_complete_checkpoint_is_named_set_aside_and_the_previous_one_res
 ):
     output = str(tmp_path / "stage1")
     command = stage1_command(generated_corpus[0], tiny_backbone, output, *INTRA_EPOCH, epochs=EPOCHS)
-    kill_when(
-        command, lambda: epoch_ended(output, 1) and any("brain_intra_epoch_ckpt" in m for m in checkpoint_metas(output))
-    )
+    kill_when(command, lambda: intra_epoch_checkpoint_after(output, 1))
     # The newest checkpoint (inside epoch 2) is complete, then its encoder file is damaged on disk.
     save = os.path.join(output, "save")
-    newest = next(
-        name
-        for name in os.listdir(save)
-        if os.path.isfile(os.path.join(save, name, "COMPLETE"))
-        and "brain_intra_epoch_ckpt" in open(os.path.join(save, name, "CKPT.yaml")).read()
-    )
+    newest = intra_epoch_checkpoint_after(output, 1)
     damaged = os.path.join(save, newest, "encoder.ckpt")
     with open(damaged, "r+b") as handle:
         handle.truncate(100)
