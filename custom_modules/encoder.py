@@ -23,6 +23,7 @@ Authors
 import json
 import os
 import tempfile
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -49,6 +50,10 @@ from custom_modules.errors import RecipeInputError
 from custom_modules.feature_cache import CNNFeatureCache, cnn_output_frames
 
 FINETUNE_MODES = ("full", "adapters", "frozen")
+
+# SpeechBrain's lobe calls transformers' deprecated ``gradient_checkpointing_disable`` whenever it loads a backbone
+# (this module sets checkpointing itself, under the new name when it exists): nothing a user can act on.
+warnings.filterwarnings("ignore", message=".*gradient_checkpointing_disable.*", category=FutureWarning)
 
 
 class CheckpointMismatchError(RecipeInputError, RuntimeError):
