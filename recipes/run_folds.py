@@ -65,7 +65,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 from custom_modules.constants import DEFAULT_SEED
 from iemocap_prepare import IEMOCAPError, check_corpus
@@ -81,6 +80,7 @@ from recipes.fold_summary import (
     write_summary,
 )
 from recipes.folder_lock import FolderInUseError, FolderLock
+from recipes.local_processes import REPO, ChildProcesses, DeviceError, device_slots
 from recipes.overrides import (
     OverrideError,
     args_from_overrides,
@@ -105,8 +105,6 @@ from recipes.slurm_jobs import (
 )
 from recipes.stage_progress import StageProgress
 
-# The train scripts run from the repository root (recipes/ is one level down).
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGE_SCRIPTS = {
     "stage1": ("train_stage1.py", "hparams/stage1.yaml"),
     "stage2": ("train_stage2.py", "hparams/stage2.yaml"),
@@ -168,146 +166,6 @@ class Interrupted(Exception):
         super().__init__(signal.Signals(signum).name)
 
 
-class ChildProcesses:
-    """The stage subprocesses running now, each in a process group of its own, so that a signal reaches a stage
-    and everything it started (``torchrun``'s workers, data loader workers) and nothing else."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._running = []
-        self._stopped = False
-
-    def start(self, command, output, env):
-        """Starts ``command`` with stdout and stderr to the file ``output``; returns its ``Popen``, or None once
-        ``stop`` was called (a stage about to start when the run was stopped)."""
-        with self._lock:  # no stop() between the start and the bookkeeping
-            if self._stopped:
-                return None
-            process = subprocess.Popen(
-                command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=REPO, start_new_session=True
-            )
-            self._running.append(process)
-        return process
-
-    def forget(self, process):
-        """Called once a process ended."""
-        with self._lock:
-            self._running.remove(process)
-
-    def count(self):
-        """How many stages run now."""
-        with self._lock:
-            return len(self._running)
-
-    def stop(self, signum, grace=None):
-        """Sends ``signum`` to every running stage's process group; with ``grace`` (seconds), kills those still
-        running after it and returns once all ended."""
-        with self._lock:
-            self._stopped = True
-            running = list(self._running)
-        for process in running:
-            _signal_group(process, signum)
-        if grace is None:
-            return
-        deadline = time.time() + grace
-        # poll(), not wait(): this may run in a signal handler that interrupted a wait() on the same process.
-        while any(process.poll() is None for process in running) and time.time() < deadline:
-            time.sleep(0.2)
-        for process in running:
-            if process.poll() is None:
-                _signal_group(process, signal.SIGKILL)
-
-
-def _signal_group(process, signum):
-    try:
-        os.killpg(process.pid, signum)
-    except ProcessLookupError:
-        pass  # ended meanwhile
-
-
-@dataclass
-class DeviceSlot:
-    """Where a fold runs: a name for the progress lines, run options for the train scripts, environment."""
-
-    name: str
-    run_options: list = field(default_factory=list)
-    env: dict = field(default_factory=dict)
-
-
-def device_slots(devices=None, nproc_per_node=1, visible_devices=None):
-    """The places folds run in parallel: one slot per device, or per group of ``nproc_per_node`` GPUs (DDP).
-
-    Arguments
-    ---------
-    devices : list of str
-        ``cpu``, ``cuda``, ``cuda:<index>``; None: the train scripts' own choice (SpeechBrain: cuda:0 if
-        available, else cpu). A device listed twice runs two folds on it at once.
-    nproc_per_node : int
-        DDP processes per stage. With more than one, ``cuda:<index>`` devices are grouped in that order and each
-        group is made the visible devices of its fold (``CUDA_VISIBLE_DEVICES``, nccl); ``cpu`` uses gloo.
-    visible_devices : str
-        The ``CUDA_VISIBLE_DEVICES`` of this process, so that ``cuda:<index>`` means the same device in the
-        children as here.
-
-    Returns
-    -------
-    list of DeviceSlot
-
-    Example
-    -------
-    >>> [slot.run_options for slot in device_slots(["cuda:0", "cuda:1"])]
-    [['--device', 'cuda:0'], ['--device', 'cuda:1']]
-    >>> [(slot.name, slot.env) for slot in device_slots(["cuda:0", "cuda:1", "cuda:2", "cuda:3"], 2, "4,5,6,7")]
-    [('cuda:0+cuda:1', {'CUDA_VISIBLE_DEVICES': '4,5'}), ('cuda:2+cuda:3', {'CUDA_VISIBLE_DEVICES': '6,7'})]
-    >>> device_slots(["cpu"], 2)[0].run_options
-    ['--device', 'cpu', '--distributed_backend', 'gloo']
-    """
-    if nproc_per_node < 1:
-        raise RunFoldsError(f"--nproc_per_node must be at least 1 (got {nproc_per_node}).")
-    if nproc_per_node == 1:
-        if not devices:
-            return [DeviceSlot("the default device")]
-        return [DeviceSlot(device, ["--device", device]) for device in devices]
-    if not devices:
-        import torch
-
-        devices = ["cuda"] if torch.cuda.is_available() else ["cpu"]
-    if all(device == "cpu" for device in devices):
-        return [
-            DeviceSlot(f"cpu ({nproc_per_node} processes)", ["--device", "cpu", "--distributed_backend", "gloo"])
-            for _ in devices
-        ]
-    if list(devices) == ["cuda"]:
-        return [DeviceSlot(f"{nproc_per_node} visible GPUs", ["--distributed_backend", "nccl"])]
-    indices = []
-    for device in devices:
-        kind, _, index = device.partition(":")
-        if kind != "cuda" or not index.isdigit():
-            raise RunFoldsError(
-                f"With --nproc_per_node {nproc_per_node}, --devices are cpu, cuda, or cuda:<index> GPUs (got {device})."
-            )
-        indices.append(int(index))
-    if len(indices) % nproc_per_node:
-        raise RunFoldsError(
-            f"--devices lists {len(indices)} GPUs: not a multiple of --nproc_per_node {nproc_per_node}."
-        )
-    visible = visible_devices.split(",") if visible_devices else None
-    slots = []
-    for start in range(0, len(indices), nproc_per_node):
-        group = indices[start : start + nproc_per_node]
-        if visible and max(group) >= len(visible):
-            raise RunFoldsError(f"cuda:{max(group)} is not among CUDA_VISIBLE_DEVICES={visible_devices}.")
-        physical = [visible[i] if visible else str(i) for i in group]
-        slots.append(
-            DeviceSlot(
-                "+".join(f"cuda:{i}" for i in group),
-                ["--distributed_backend", "nccl"],
-                {"CUDA_VISIBLE_DEVICES": ",".join(physical)},
-            )
-        )
-    return slots
-
-
 class FoldRunner:
     """Runs the stages of one experiment on several folds, skipping what finished, and summarises them.
 
@@ -327,9 +185,9 @@ class FoldRunner:
     stage_args : dict
         Stage -> overrides for that stage only (applied last).
     devices : list of str
-        See ``device_slots``.
+        See ``recipes.local_processes.device_slots``.
     nproc_per_node : int
-        See ``device_slots``.
+        See ``recipes.local_processes.device_slots``.
     share_stage1 : bool
         Link a finished stage 1 with the same settings from another experiment of ``output_folder``.
     dry_run : bool
@@ -435,8 +293,12 @@ class FoldRunner:
             raise RunFoldsError(
                 f"{experiment} is a single-stage experiment: {sorted(unknown)} overrides have nothing to apply to."
             )
-        # The corpus is checked once, before any fold loads a backbone or anything is written: the train scripts'
-        # check and messages.
+
+    def check_corpus(self):
+        """Checks the corpus for every fold with the train scripts' check and messages (raises ``IEMOCAPError``).
+
+        Called once, before any fold loads a backbone and before anything is written.
+        """
         for fold in self.folds:
             check_corpus(self.data_folder, fold)
 
@@ -1111,12 +973,13 @@ def main(argv=None):
             slurm_no_wait=args.no_wait,
             progress_every=args.progress_every,
         )
+        runner.check_corpus()
         if args.dry_run:
             failures = runner.run()
         else:
             with FolderLock(runner.experiment_folder, [os.path.basename(sys.executable), *sys.argv]):
                 failures = runner.run()
-    except (RunFoldsError, OverrideError, SummaryError, FolderInUseError, IEMOCAPError) as error:
+    except (RunFoldsError, DeviceError, OverrideError, SummaryError, FolderInUseError, IEMOCAPError) as error:
         print(f"run_folds.py: {error}", file=sys.stderr)
         return 2
     except Interrupted as stop:
