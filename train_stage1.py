@@ -24,7 +24,7 @@ import speechbrain as sb
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
-from custom_modules.brain import MultiTaskSERBrain
+from custom_modules.brain import MultiTaskSERBrain, leave_process_group
 from custom_modules.data import dataio_prepare, leave_out_unusable, train_loader_kwargs, unbuilt_hparams
 from custom_modules.errors import input_errors_end_the_run
 from custom_modules.losses import multitask_loss
@@ -102,3 +102,4 @@ if __name__ == "__main__":
             valid_loader_kwargs=hparams["test_dataloader_opts"],
         )
         brain.evaluate(datasets["test"], max_key="UA", test_loader_kwargs=hparams["test_dataloader_opts"])
+        leave_process_group()

@@ -25,7 +25,7 @@ import speechbrain as sb
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
-from custom_modules.brain import MultiTaskSERBrain
+from custom_modules.brain import MultiTaskSERBrain, leave_process_group
 from custom_modules.data import dataio_prepare, leave_out_unusable, train_loader_kwargs, unbuilt_hparams
 from custom_modules.errors import input_errors_end_the_run
 from custom_modules.handoff import check_same_fold, load_stage1_encoder
@@ -124,3 +124,4 @@ if __name__ == "__main__":
             valid_loader_kwargs=hparams["test_dataloader_opts"],
         )
         brain.evaluate(datasets["test"], max_key="UA", test_loader_kwargs=hparams["test_dataloader_opts"])
+        leave_process_group()

@@ -18,7 +18,7 @@ from collections import defaultdict
 import speechbrain as sb
 import torch
 import torch.nn.functional as F
-from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.distributed import ddp_barrier, if_main_process
 from speechbrain.utils.logger import get_logger
 from speechbrain.utils.run_opts import RunOptions
 from torch.nn import SyncBatchNorm
@@ -365,6 +365,18 @@ def with_layerdrop_under_ddp(encoder, run_opts):
             overridden_args=set(run_opts.overridden_args) | {"find_unused_parameters"},
         )
     return {**run_opts, "find_unused_parameters": True}
+
+
+def leave_process_group():
+    """Ends this process's part in DDP (nothing without DDP), as PyTorch asks of every process before it exits.
+
+    A process that exits inside a gloo process group can be aborted (SIGABRT, "terminate called without an
+    active exception") while the interpreter destroys the group's worker threads, failing a run that finished.
+    The barrier first lets every process finish its last collective (NCCL wants the group destroyed by all).
+    """
+    if torch.distributed.is_initialized():
+        ddp_barrier()
+        torch.distributed.destroy_process_group()
 
 
 def parameter_counts(modules):
