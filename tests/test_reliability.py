@@ -194,19 +194,42 @@ def test_both_stages_run_under_torchrun_on_cpu(generated_corpus, tiny_backbone, 
 
 def test_layerdrop_under_torchrun_does_not_hang(generated_corpus, tiny_backbone, tmp_path):
     """Each process skips its own random layers; DDP waiting for their gradients would hang at the first step."""
-    backbone = tmp_path / "tiny_layerdrop"
-    shutil.copytree(tiny_backbone, backbone)
-    config = json.loads((backbone / "config.json").read_text())
-    (backbone / "config.json").write_text(json.dumps({**config, "layerdrop": 0.5}))
+    backbone = _backbone_with_layerdrop(tiny_backbone, tmp_path, 0.5)
     output = str(tmp_path / "stage1")
     done = run_recipe(
-        *torchrun(), *stage1_command(generated_corpus[0], str(backbone), output, *DDP_ON_CPU, epochs="1"), timeout=300
+        *torchrun(), *stage1_command(generated_corpus[0], backbone, output, *DDP_ON_CPU, epochs="1"), timeout=300
     )
     assert "LayerDrop 0.50 skips layers at random: DDP runs with find_unused_parameters" in done.stdout + done.stderr
     assert logged_epochs(output) == [1]
     assert load_json(output, "test_metrics.json")["count"] == len(
         load_json(os.path.join(output, "manifests"), "test.json")
     )
+
+
+# The end of a DDP run as the train scripts end it: collectives on tensors Python holds, then the exit
+LAST_COLLECTIVES_THEN_EXIT = """
+import torch
+from custom_modules.brain import leave_process_group
+torch.distributed.init_process_group("gloo")
+model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(3, 2))
+for _ in range(20):
+    torch.distributed.broadcast(torch.ones(1000), 0)
+    torch.distributed.barrier()
+leave_process_group()
+"""
+
+
+def test_ddp_processes_exit_cleanly_after_their_last_collective(tmp_path):
+    """Without the wait in leave_process_group, a gloo thread still dropping the last broadcast's tensors at exit
+    aborted the process (SIGABRT) in 6 of 20 launches of this script, and this test failed 2 times in 3; five
+    launches must all end with 0."""
+    script = tmp_path / "last_collectives.py"
+    script.write_text(LAST_COLLECTIVES_THEN_EXIT)
+    for _ in range(5):
+        done = subprocess.run(
+            [sys.executable, *torchrun(), str(script)], cwd=REPO, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
 
 
 def _backbone_with_layerdrop(tiny_backbone, folder, layerdrop):
