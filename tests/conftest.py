@@ -27,6 +27,24 @@ N_HELD_OUT = 6
 # The Hugging Face repository the stage-2 export is made for (its model card loads from it); stage 1's card keeps
 # the placeholder.
 STAGE2_REPO_ID = "test-user/ser-two-stage-fold2"
+# Code for scripts run in a fresh interpreter that must work without this repository: from here on, importing
+# one of the recipe's packages fails (the environment's editable install would otherwise find them).
+WITHOUT_THE_RECIPE = r"""
+import importlib.abc
+import sys
+
+RECIPE = ("custom_modules", "recipes", "synthetic", "iemocap_prepare", "train_stage1", "train_stage2", "tests")
+
+
+class NoRecipe(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.split(".")[0] in RECIPE:
+            raise ModuleNotFoundError(f"{fullname} is the training repository's: an exported model must not need it")
+        return None
+
+
+sys.meta_path.insert(0, NoRecipe())
+"""
 # One intra-op thread, here and in the commands run: on a shared 2-core machine torch's two threads wait for
 # each other whenever the other core is busy (the tiny model ran 80x slower with 2 threads than with 1 there).
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}

@@ -24,7 +24,7 @@ from custom_modules.constants import EMOTIONS
 from recipes import export, upload
 from recipes.model_card import REPO_PLACEHOLDER
 from synthetic import hub_cache
-from tests.conftest import STAGE2_REPO_ID, STAGES, run_command
+from tests.conftest import STAGE2_REPO_ID, STAGES, WITHOUT_THE_RECIPE, run_command
 
 # The card and the metrics are for people; SpeechBrain never fetches them.
 NOT_FETCHED = ("README.md", "test_metrics.json")
@@ -33,8 +33,8 @@ STAGE1_REPO_ID = "test-user/ser-single-stage-fold2"
 # Runs in a fresh interpreter, cwd a temporary folder, HF_HOME a temporary Hugging Face cache, HF_HUB_OFFLINE=1,
 # sockets refusing to connect. The recipe's packages cannot be imported (the environment's editable install would
 # find them); a user's own packages named custom_modules and custom_interface may be imported first.
-HUB_SCRIPT = r"""
-import importlib.abc
+HUB_SCRIPT = (
+    r"""
 import json
 import os
 import socket
@@ -54,17 +54,9 @@ if request["decoy_dir"]:
 
     decoys = {"custom_modules": custom_modules, "custom_interface": custom_interface}
 
-RECIPE = ("custom_modules", "recipes", "synthetic", "iemocap_prepare", "train_stage1", "train_stage2", "tests")
-
-
-class NoRecipe(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname.split(".")[0] in RECIPE:
-            raise ModuleNotFoundError(f"{fullname} is the training repository's: an exported model must not need it")
-        return None
-
-
-sys.meta_path.insert(0, NoRecipe())
+"""
+    + WITHOUT_THE_RECIPE
+    + r"""
 
 
 def no_network(*args, **kwargs):
@@ -102,6 +94,7 @@ report["decoy_marks"] = {name: getattr(module, "MARK", None) for name, module in
 with open(report_file, "w", encoding="utf-8") as handle:
     json.dump(report, handle)
 """
+)
 
 
 def load(way, source, savedir=None):

@@ -29,6 +29,7 @@ from synthetic import hub_cache
 from tests.conftest import (
     REPO,
     STAGES,
+    WITHOUT_THE_RECIPE,
     assert_same_predictions,
     audio_input_error,
     run_command,
@@ -43,24 +44,12 @@ EXACT = 1e-5
 # Runs in a fresh interpreter whose cwd is a temporary folder and whose sys.path holds neither the repository
 # nor a PYTHONPATH, and where the recipe's packages cannot be imported at all (the environment's editable
 # install would find them): only the exported folder's own code can run.
-FRESH_PROCESS_SCRIPT = r"""
-import importlib.abc
+FRESH_PROCESS_SCRIPT = (
+    WITHOUT_THE_RECIPE
+    + r"""
 import importlib.util
 import json
 import os
-import sys
-
-RECIPE = ("custom_modules", "recipes", "synthetic", "iemocap_prepare", "train_stage1", "train_stage2", "tests")
-
-
-class NoRecipe(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname.split(".")[0] in RECIPE:
-            raise ModuleNotFoundError(f"{fullname} is the training repository's: an exported model must not need it")
-        return None
-
-
-sys.meta_path.insert(0, NoRecipe())
 
 from speechbrain.inference.interfaces import foreign_class
 
@@ -101,6 +90,7 @@ for stage, folder in request["models"].items():
 with open(report_file, "w", encoding="utf-8") as handle:
     json.dump(report, handle)
 """
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
