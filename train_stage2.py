@@ -28,7 +28,7 @@ from speechbrain.utils.distributed import run_on_main
 from custom_modules.brain import MultiTaskSERBrain, leave_process_group
 from custom_modules.data import dataio_prepare, leave_out_unusable, train_loader_kwargs, unbuilt_hparams
 from custom_modules.errors import input_errors_end_the_run
-from custom_modules.handoff import check_same_fold, load_stage1_encoder
+from custom_modules.handoff import check_same_fold, check_stage1_split, load_stage1_encoder
 from custom_modules.losses import multitask_loss, self_contrastive_loss
 from iemocap_prepare import check_corpus, prepare_iemocap
 
@@ -72,6 +72,8 @@ if __name__ == "__main__":
         # The corpus is checked first, before the yaml builds anything expensive (the backbone)
         corpus = unbuilt_hparams(hparams_file, overrides)
         check_corpus(corpus["data_folder"], corpus["test_session"])
+        # Stage 2 is tested and validated on stage 1's utterances: checked before anything is written
+        check_stage1_split(corpus["stage1_folder"], corpus)
         sb.utils.distributed.ddp_init_group(run_opts)
         with open(hparams_file, encoding="utf-8") as fin:
             hparams = load_hyperpyyaml(fin, overrides)
@@ -96,7 +98,7 @@ if __name__ == "__main__":
                 "audio_check_cache": hparams["audio_check_cache"],
             },
         )
-        # A fold-1 encoder must never be adapted and tested on another fold's data it was trained on
+        # The same test and validation utterances as stage 1, now that this run's manifests exist
         check_same_fold(hparams["stage1_folder"], hparams["manifest_folder"])
 
         # Datasets, label encoders and tokenizer; utterances that cannot be used are left out by name

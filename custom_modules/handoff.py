@@ -19,6 +19,7 @@ import os
 from speechbrain.utils.logger import get_logger
 
 from custom_modules.checkpointing import InterruptSafeCheckpointer
+from custom_modules.constants import PREPARATION_RECORD
 from custom_modules.encoder import SSLEncoder, ssl_lobe_from_config
 from custom_modules.errors import RecipeInputError
 from custom_modules.heads import MultiTaskHeads
@@ -43,6 +44,14 @@ BACKBONE_IDENTITY_KEYS = (
     "feat_extract_norm",
     "do_stable_layer_norm",
 )
+
+
+# The preparation options that draw a fold's split, and why stage 2 must share them with its stage 1.
+SPLIT_OPTIONS = {
+    "test_session": "stage 2 must be tested on the session its stage 1 never saw",
+    "valid_ratio": "stage 2 must select its model on stage 1's validation utterances, never on its training ones",
+    "seed": "the validation utterances are drawn with the seed, and stage 2 must select its model on stage 1's",
+}
 
 
 class HandoffError(RecipeInputError, FileNotFoundError):
@@ -144,6 +153,12 @@ def stage1_backbone(stage1_folder, allow_unfinished=False, wav2vec2_hub=None):
         raise HandoffError(f"--stage1_folder {stage1_folder!r} does not exist. {fix}")
     best_checkpoint(stage1_folder, fix)
     config = read_model_config(stage1_folder)
+    if config["stage1_folder"]:
+        trained_from = stage1_folder_of(stage1_folder, config)
+        raise HandoffError(
+            f"--stage1_folder {stage1_folder} is a stage-2 run (trained from the stage-1 run {trained_from}): pass "
+            f"--stage1_folder {trained_from}."
+        )
     if not os.path.isfile(os.path.join(stage1_folder, "test_metrics.json")):
         if not allow_unfinished:
             raise HandoffError(
@@ -233,8 +248,37 @@ def best_checkpoint(run_folder, fix=None):
     return checkpoint
 
 
+def check_stage1_split(stage1_folder, split_options):
+    """Raises unless this stage-2 run would split the corpus as its stage 1 did: the same test session, and the same
+    validation utterances, so that stage 2 never selects its model on utterances stage 1 trained on.
+
+    Compares the options that draw the split with those stage 1's preparation recorded
+    (``<stage1_folder>/manifests/prepare_options.json``), so a train script calls it before it writes anything;
+    ``check_same_fold`` compares the utterances themselves once this run's manifests exist. A folder without that
+    record is left to the hand-off's own checks (``stage1_backbone``).
+
+    Arguments
+    ---------
+    stage1_folder : str
+    split_options : dict
+        This run's ``test_session``, ``valid_ratio`` and ``seed`` (and any other option of ``SPLIT_OPTIONS``).
+    """
+    record = os.path.join(str(stage1_folder), "manifests", PREPARATION_RECORD)
+    if not os.path.isfile(record):
+        return
+    with open(record, encoding="utf-8") as handle:
+        stage1 = json.load(handle)["options"]
+    for option, what in SPLIT_OPTIONS.items():
+        if option in split_options and str(split_options[option]) != str(stage1[option]):
+            raise HandoffError(
+                f"The stage-1 run in {stage1_folder} was prepared with --{option} {stage1[option]}, this run with "
+                f"--{option} {split_options[option]}: {what}. Pass --{option} {stage1[option]}, or the stage-1 run "
+                "made with yours."
+            )
+
+
 def check_same_fold(stage1_folder, manifest_folder):
-    """Raises if the stage-1 run was made for another fold (other test utterances) than this stage-2 run.
+    """Raises unless the stage-1 run was tested and validated on the same utterances as this stage-2 run.
 
     Arguments
     ---------
@@ -242,21 +286,23 @@ def check_same_fold(stage1_folder, manifest_folder):
     manifest_folder : str
         This run's manifests.
     """
-    stage1_test = os.path.join(stage1_folder, "manifests", "test.json")
-    if not os.path.isfile(stage1_test):
-        raise HandoffError(
-            f"{stage1_folder} has no manifests/test.json: it is not the output folder of train_stage1.py."
-        )
-    with open(stage1_test, encoding="utf-8") as handle:
-        stage1_ids = set(json.load(handle))
-    with open(os.path.join(manifest_folder, "test.json"), encoding="utf-8") as handle:
-        stage2_ids = set(json.load(handle))
-    if stage1_ids != stage2_ids:
-        sessions = sorted({utt[:5] for utt in stage1_ids})
-        raise HandoffError(
-            f"The stage-1 run in {stage1_folder} was tested on other utterances ({sessions}) than this stage-2 run: "
-            "both stages must use the same --test_session (and data)."
-        )
+    for split, what in (("test", "tested"), ("valid", "validated")):
+        stage1_manifest = os.path.join(stage1_folder, "manifests", f"{split}.json")
+        if not os.path.isfile(stage1_manifest):
+            raise HandoffError(
+                f"{stage1_folder} has no manifests/{split}.json: it is not the output folder of train_stage1.py."
+            )
+        with open(stage1_manifest, encoding="utf-8") as handle:
+            stage1_ids = set(json.load(handle))
+        with open(os.path.join(manifest_folder, f"{split}.json"), encoding="utf-8") as handle:
+            stage2_ids = set(json.load(handle))
+        if stage1_ids != stage2_ids:
+            sessions = sorted({utt[:5] for utt in stage1_ids})
+            raise HandoffError(
+                f"The stage-1 run in {stage1_folder} was {what} on other utterances ({len(stage1_ids)} from "
+                f"{sessions}) than this stage-2 run ({len(stage2_ids)}): both stages must use the same corpus, "
+                "--test_session, --valid_ratio and --seed."
+            )
 
 
 def load_stage1_encoder(encoder, stage1_folder):
