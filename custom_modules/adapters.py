@@ -5,7 +5,9 @@
 - a **bottleneck adapter** after the feed-forward output projection of every Transformer layer
   (``BottleneckAdapterAfterLinear``: down, ReLU, up, its own residual, starting as the identity);
 - one **bottleneck adapter per task** after mean pooling, giving the latents x_emo, x_gender and x_style
-  (``BottleneckAdapter``, used by ``custom_modules.heads``).
+  (``BottleneckAdapter``, used by ``custom_modules.heads``): FC, ReLU, FC as Fig. 1 draws it, without the
+  residual of the in-layer adapters, which must start as the identity of the frozen layer they sit in; the task
+  adapters replace nothing.
 
 ``custom_modules.encoder.SSLEncoder.insert_adapters`` puts the first two into the backbone, LoRA through
 SpeechBrain's ``AdaptedModel`` and the bottleneck adapters with ``replace_module`` beside it (nesting two
@@ -27,38 +29,48 @@ ADAPTER_KEY_MARKERS = ("adapter_down_proj", "adapter_up_proj", "pretrained_modul
 
 
 class BottleneckAdapter(nn.Module):
-    """Residual bottleneck ``x + W_up ReLU(W_down x)`` that starts as the identity.
+    """The paper's task adapter after pooling: ``W_up ReLU(W_down x)`` (Fig. 1: FC, ReLU, FC), randomly initialised.
 
-    The paper's adapter before each task head. Zero-initialising the up-projection makes a freshly inserted
-    adapter change nothing, so training starts from the stage-1 model's behaviour.
+    Each task (emotion, gender, style) gets its own adapter on the same pooled vector, so the three latents
+    differ from the first step: feature fusion concatenates three projections, and the self-contrastive loss pulls
+    them together while each task shapes its own. With ``residual=True`` it is ``x + W_up ReLU(W_down x)``
+    with a zero up-projection instead, starting as the identity (``task_adapter_residual`` in the yaml): then the
+    three latents start equal, fusion first sees ``[p, p, p]`` and the SCL starts at zero with a zero gradient.
 
     Arguments
     ---------
     input_size : int
-        Size of the last dimension of the input.
+        Size of the last dimension of the input (and of the output).
     bottleneck_dim : int
         Size of the bottleneck.
+    residual : bool
+        Add the input back and start as the identity.
 
     Example
     -------
     >>> import torch
-    >>> adapter = BottleneckAdapter(16, 4)
     >>> x = torch.randn(2, 16)
-    >>> torch.equal(adapter(x), x)
+    >>> torch.equal(BottleneckAdapter(16, 4, residual=True)(x), x)
     True
+    >>> emo, gender = BottleneckAdapter(16, 4), BottleneckAdapter(16, 4)
+    >>> emo(x).shape, torch.allclose(emo(x), gender(x))
+    (torch.Size([2, 16]), False)
     """
 
-    def __init__(self, input_size, bottleneck_dim):
+    def __init__(self, input_size, bottleneck_dim, residual=False):
         super().__init__()
+        self.residual = residual
         self.adapter_down_proj = nn.Linear(input_size, bottleneck_dim)
         self.activation = nn.ReLU()
         self.adapter_up_proj = nn.Linear(bottleneck_dim, input_size)
-        nn.init.zeros_(self.adapter_up_proj.weight)
-        nn.init.zeros_(self.adapter_up_proj.bias)
+        if residual:
+            nn.init.zeros_(self.adapter_up_proj.weight)
+            nn.init.zeros_(self.adapter_up_proj.bias)
 
     def forward(self, x):
         """Returns the adapted input, same shape as ``x``."""
-        return x + self.adapter_up_proj(self.activation(self.adapter_down_proj(x)))
+        adapted = self.adapter_up_proj(self.activation(self.adapter_down_proj(x)))
+        return x + adapted if self.residual else adapted
 
 
 class BottleneckAdapterAfterLinear(HoulsbyAdapterLinear):

@@ -26,6 +26,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from custom_modules.constants import BLANK_INDEX, PREPARATION_RECORD, TASK_LABELS
 from custom_modules.handoff import read_model_config, write_model_config
+from custom_modules.losses import asr_ctc_loss
 from custom_modules.metrics import ClassificationMetrics
 
 logger = get_logger(__name__)
@@ -70,9 +71,7 @@ class MultiTaskSERBrain(sb.Brain):
         if "asr" in predictions:
             tokens, token_lens = batch.tokens
             frame_lens = predictions["frame_lens"]
-            losses["asr"] = sb.nnet.losses.ctc_loss(
-                predictions["asr"], tokens, frame_lens, token_lens, blank_index=BLANK_INDEX
-            )
+            losses["asr"] = asr_ctc_loss(predictions["asr"], tokens, frame_lens, token_lens, self.hparams.ctc_reduction)
             if stage != sb.Stage.TRAIN:
                 self._record_transcripts(batch, predictions["asr"], frame_lens, tokens, token_lens)
         return losses
@@ -286,9 +285,12 @@ class MultiTaskSERBrain(sb.Brain):
                         "aux_tasks",
                         "aux_weight",
                         "task_adapters",
+                        "task_adapter_residual",
                         "fusion",
                         "scl",
                         "scl_weight",
+                        "ctc_reduction",
+                        "spec_augment",
                         "seed",
                         # what a comparison with the paper needs to know (recipes/paper_comparison.py)
                         "number_of_epochs",

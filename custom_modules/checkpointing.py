@@ -20,11 +20,13 @@ Authors
  * SER two-stage adapters recipe contributors, 2026
 """
 
+import json
 import logging
 import os
 import shutil
 
-from speechbrain.utils.checkpoints import Checkpointer
+import numpy as np
+from speechbrain.utils.checkpoints import Checkpointer, mark_as_loader, mark_as_saver, register_checkpoint_hooks
 from speechbrain.utils.distributed import ddp_barrier, if_main_process
 from speechbrain.utils.logger import get_logger
 
@@ -143,3 +145,37 @@ def _file_being_loaded(error):
             return frame.f_locals["loadpath"]
         traceback = traceback.tb_next
     return None
+
+
+@register_checkpoint_hooks
+class NumpyRandomState:
+    """NumPy's global random state in a checkpoint, beside SpeechBrain's ``SaveableGenerator`` (torch's only).
+
+    Hugging Face draws SpecAugment's masks with ``np.random`` (``_compute_mask_indices``), so without it a
+    resumed run would mask other frames than an uninterrupted one.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> state, path = NumpyRandomState(), tempfile.mkdtemp() + "/numpy_random_state.json"
+    >>> state.save(path)
+    >>> first = np.random.rand()
+    >>> state.load(path, end_of_epoch=False)
+    >>> np.random.rand() == first
+    True
+    """
+
+    @mark_as_saver
+    def save(self, path):
+        """Writes the state as JSON."""
+        name, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump([name, keys.tolist(), position, has_gauss, cached_gaussian], handle)
+
+    @mark_as_loader
+    def load(self, path, end_of_epoch):
+        """Restores the state written by ``save``."""
+        del end_of_epoch
+        with open(path, encoding="utf-8") as handle:
+            name, keys, position, has_gauss, cached_gaussian = json.load(handle)
+        np.random.set_state((name, np.array(keys, dtype=np.uint32), position, has_gauss, cached_gaussian))

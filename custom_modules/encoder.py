@@ -97,6 +97,11 @@ class SSLEncoder(AdaptedModel):
     gradient_checkpointing : bool
         Recompute each Transformer layer's activations in the backward pass instead of keeping them from the
         forward (``set_gradient_checkpointing``): the same gradients, for much less memory per second of audio.
+    spec_augment : bool
+        The backbone's own SpecAugment in training, as its Hugging Face config sets it (``mask_time_prob``,
+        ``mask_time_length``, ``mask_feature_prob``, ...), which a Hugging Face finetune applies; SpeechBrain's
+        lobe turns it off unless told otherwise. It masks the CNN's projected output, after the CNN feature cache,
+        and draws its masks from NumPy's global random state (checkpointed with the run).
 
     Example
     -------
@@ -128,6 +133,7 @@ class SSLEncoder(AdaptedModel):
         cache_cnn_features=False,
         lora_folded=False,
         gradient_checkpointing=False,
+        spec_augment=True,
     ):
         if finetune not in FINETUNE_MODES:
             raise ValueError(f"finetune must be one of {FINETUNE_MODES}, got {finetune!r}.")
@@ -161,13 +167,16 @@ class SSLEncoder(AdaptedModel):
             check_targets_match(ssl_model, lora_targets, "lora_targets")
             check_targets_match(ssl_model, bottleneck_targets, "bottleneck_targets")
         hf_model = ssl_model.model
+        self.spec_augment = bool(spec_augment)
+        hf_model.config.apply_spec_augment = self.spec_augment
         if freeze_feature_encoder:
             # Setting requires_grad=False is not enough: HF's feature encoder marks its output as requiring
             # grad in training mode, and backward then still runs through the CNN. _freeze_parameters() stops
             # that (a wav2vec2-base step went from 4.6 s to 2.55 s on 2 CPU cores).
             hf_model.feature_extractor._freeze_parameters()
-        if getattr(hf_model, "masked_spec_embed", None) is not None and not hf_model.config.apply_spec_augment:
-            # Never used without SpecAugment; left trainable it would break DDP and inflate the counts.
+        masks_time = self.spec_augment and hf_model.config.mask_time_prob > 0
+        if getattr(hf_model, "masked_spec_embed", None) is not None and not masks_time:
+            # Used only by SpecAugment's time masks; left trainable it would break DDP and inflate the counts.
             hf_model.masked_spec_embed.requires_grad = False
         if cache_cnn_features and not freeze_feature_encoder:
             raise ValueError(
@@ -254,6 +263,7 @@ class SSLEncoder(AdaptedModel):
             "bottleneck_dim": self.bottleneck_dim,
             "freeze_feature_encoder": self.freeze_feature_encoder,
             "lora_folded": self.lora_folded,
+            "spec_augment": self.spec_augment,
         }
 
     def backbone_config(self):
@@ -341,11 +351,13 @@ class SSLEncoder(AdaptedModel):
         self.load_state_dict(state, strict=True)
 
 
-def normalize_waveforms(wavs, wav_lens=None, eps=1e-5):
+def normalize_waveforms(wavs, wav_lens=None, eps=1e-7):
     """Zero mean, unit variance per waveform over its true length; padding stays zero.
 
-    What the Hugging Face feature extractor does per utterance, and the same as ``F.layer_norm`` (the lobe's
-    own normalisation) on an unpadded waveform, so a padded batch and one utterance alone get equal inputs.
+    What the Hugging Face feature extractor does per utterance (``Wav2Vec2FeatureExtractor.zero_mean_unit_var_norm``,
+    with its ``1e-7`` added to the variance, where ``F.layer_norm``, the lobe's own normalisation, adds ``1e-5``),
+    so a padded batch and one utterance alone get equal inputs, and quiet utterances the same scale as a Hugging
+    Face pipeline would feed the model.
 
     Arguments
     ---------
@@ -354,7 +366,7 @@ def normalize_waveforms(wavs, wav_lens=None, eps=1e-5):
     wav_lens : torch.Tensor, optional
         Relative lengths (SpeechBrain convention); None means no padding.
     eps : float
-        Added to the variance (``F.layer_norm``'s default).
+        Added to the variance (the Hugging Face feature extractor's value).
 
     Returns
     -------

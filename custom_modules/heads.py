@@ -2,9 +2,9 @@
 
 Utterance tasks: mean pooling of the encoder output over time (padding masked), a per-task adapter giving the
 latents ``x_emo``, ``x_gender``, ``x_style`` (the paper's ``BottleneckAdapter`` in stage 2 and Table 1's adapter
-rows, the identity in stage-1 full finetuning), then a linear classifier per task. With feature fusion the
-emotion classifier reads ``concat(x_emo, x_gender, x_style)`` (the paper), or the emotion latent with the one
-auxiliary latent an ablation keeps.
+rows: FC, ReLU, FC, a different random projection per task; the identity in stage-1 full finetuning), then a
+linear classifier per task. With feature fusion the emotion classifier reads ``concat(x_emo, x_gender, x_style)``
+(the paper), or the emotion latent with the one auxiliary latent an ablation keeps.
 ASR: one linear layer over the characters on every frame, for CTC.
 
 Authors
@@ -38,6 +38,9 @@ class MultiTaskHeads(nn.Module):
         A bottleneck adapter per task after pooling (paper's stage 2), else the identity.
     task_adapter_dim : int
         Bottleneck size of those adapters.
+    task_adapter_residual : bool
+        Those adapters add their input back and start as the identity (an ablation: the three latents then start
+        equal); False is the paper's FC, ReLU, FC.
     fusion : bool
         The emotion classifier reads the concatenated latents of every utterance task
         (``concat(x_emo, x_gender, x_style)`` with both auxiliary tasks); needs gender or style.
@@ -63,6 +66,7 @@ class MultiTaskHeads(nn.Module):
         aux_tasks=(),
         task_adapters=False,
         task_adapter_dim=256,
+        task_adapter_residual=False,
         fusion=False,
         ctc_vocab_size=None,
     ):
@@ -84,12 +88,15 @@ class MultiTaskHeads(nn.Module):
             "aux_tasks": list(aux_tasks),
             "task_adapters": task_adapters,
             "task_adapter_dim": task_adapter_dim,
+            "task_adapter_residual": task_adapter_residual,
             "fusion": fusion,
             "ctc_vocab_size": ctc_vocab_size,
         }
         self.task_adapters = nn.ModuleDict(
             {
-                task: BottleneckAdapter(input_size, task_adapter_dim) if task_adapters else nn.Identity()
+                task: BottleneckAdapter(input_size, task_adapter_dim, task_adapter_residual)
+                if task_adapters
+                else nn.Identity()
                 for task in self.utterance_tasks
             }
         )

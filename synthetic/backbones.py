@@ -62,7 +62,10 @@ ARCHITECTURES = {
         "num_conv_pos_embedding_groups": 4,
         # LayerDrop skips layers at random; with DDP that leaves parameters without gradients.
         "layerdrop": 0.0,
-        "mask_time_prob": 0.0,
+        # SpecAugment's time masks as the hub checkpoints set them (wav2vec2-base: 0.05, spans of 10 frames), so
+        # that the recipe's default (spec_augment: True) masks in the tests and the demo as on a real backbone.
+        "mask_time_prob": 0.05,
+        "mask_time_length": 10,
     },
     "wav2vec2-base": {**_CNN},
     "xls-r-300m": {
@@ -135,7 +138,12 @@ def build_backbone(save_dir, architecture="tiny", seed=0, family="wav2vec2"):
         raise ValueError(f"Unknown architecture {architecture!r}; choose from {sorted(ARCHITECTURES)}.")
     if family not in FAMILIES:
         raise ValueError(f"Unknown backbone family {family!r}; choose from {sorted(FAMILIES)}.")
-    recipe = {"architecture": architecture, "seed": seed}
+    config_class, model_class = FAMILIES[family]
+    settings = dict(ARCHITECTURES[architecture])
+    if architecture == "tiny":
+        settings.update(_TINY_FAMILY_SETTINGS.get(family, {}))
+    # The settings too: a folder built from other settings (an older version of this module) is built again.
+    recipe = {"architecture": architecture, "seed": seed, "settings": json.loads(json.dumps(settings))}
     if family != "wav2vec2":  # wav2vec 2.0 folders built before families existed stay valid
         recipe["family"] = family
     marker = os.path.join(save_dir, "backbone_recipe.json")
@@ -144,10 +152,6 @@ def build_backbone(save_dir, architecture="tiny", seed=0, family="wav2vec2"):
             if json.load(handle) == recipe:
                 return save_dir
     os.makedirs(save_dir, exist_ok=True)
-    config_class, model_class = FAMILIES[family]
-    settings = dict(ARCHITECTURES[architecture])
-    if architecture == "tiny":
-        settings.update(_TINY_FAMILY_SETTINGS.get(family, {}))
     config = config_class(**settings)
     # Seed a private generator so building a backbone never disturbs the caller's global RNG.
     with torch.random.fork_rng():

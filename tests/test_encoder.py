@@ -179,6 +179,33 @@ def test_cnn_feature_cache_gives_the_uncached_encoder_and_gradients_and_skips_th
     assert len(cnn_calls) == calls_before + 1
 
 
+def test_spec_augment_masks_in_training_after_the_cnn_feature_cache_and_never_in_inference(tiny_lobe):
+    import numpy as np
+
+    masked = SSLEncoder(tiny_lobe(), finetune="full").train()
+    cached = SSLEncoder(tiny_lobe(), finetune="full", cache_cnn_features=True).train()
+    unmasked = SSLEncoder(tiny_lobe(), finetune="full", spec_augment=False).train()
+    assert masked.adapted_model.model.config.mask_time_prob > 0, "the tiny backbone masks as the hub checkpoints do"
+    assert masked.settings()["spec_augment"] is True and unmasked.settings()["spec_augment"] is False
+    assert masked.adapted_model.model.masked_spec_embed.requires_grad
+    assert not unmasked.adapted_model.model.masked_spec_embed.requires_grad, "unused without time masks"
+    wavs, lens = torch.randn(2, 24000, generator=torch.Generator().manual_seed(0)), torch.tensor([1.0, 0.6])
+
+    def encode(encoder, ids=None):
+        np.random.seed(0)  # Hugging Face draws the masks with NumPy; dropout draws from torch
+        torch.manual_seed(0)
+        return encoder(wavs, lens, utterance_ids=ids)[0]
+
+    expected = encode(masked)
+    encode(cached, ["a", "b"])  # first sight fills the cache
+    assert sorted(cached.cnn_feature_cache.features) == ["a", "b"]
+    assert torch.allclose(encode(cached, ["a", "b"]), expected, atol=1e-5), "cached CNN, same masks, same output"
+    assert not torch.allclose(encode(unmasked), expected, atol=1e-3), "masking changes the frames"
+    for encoder in (masked, unmasked):
+        encoder.eval()
+    assert torch.equal(encode(masked), encode(unmasked)), "no masking at inference"
+
+
 def test_cnn_feature_cache_refuses_a_training_feature_encoder(tiny_lobe):
     with pytest.raises(ValueError, match="cache_cnn_features needs freeze_feature_encoder"):
         SSLEncoder(tiny_lobe(), finetune="full", freeze_feature_encoder=False, cache_cnn_features=True)

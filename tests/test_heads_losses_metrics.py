@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from custom_modules.heads import MultiTaskHeads
-from custom_modules.losses import multitask_loss, self_contrastive_loss
+from custom_modules.losses import CTC_REDUCTIONS, asr_ctc_loss, multitask_loss, self_contrastive_loss
 from custom_modules.metrics import ClassificationMetrics, classification_summary
 
 N_CLASSES = {"emo": 4, "gender": 2, "style": 2}
@@ -59,6 +59,60 @@ def test_multitask_loss_gives_emotion_one_minus_k_times_a(aux, emo_weight):
     losses = {"emo": torch.tensor(1.0), **{task: torch.tensor(10.0) for task in aux}}
     expected = emo_weight * 1.0 + 0.1 * 10.0 * len(aux)
     assert multitask_loss(losses, 0.1).item() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("scl", ["norm", "cos"])
+def test_task_latents_differ_from_the_start_and_the_scl_pulls_them_with_a_nonzero_gradient(scl):
+    torch.manual_seed(0)
+    heads = MultiTaskHeads(16, N_CLASSES, ["gender", "style"], task_adapters=True, task_adapter_dim=4, fusion=True)
+    out = heads(torch.randn(3, 10, 16), torch.ones(3))
+    x_emo, x_gender, x_style = (out["latents"][task] for task in ("emo", "gender", "style"))
+    for a, b in ((x_emo, x_gender), (x_emo, x_style), (x_gender, x_style)):
+        assert ((a - b).norm(dim=-1) > 0.1 * a.norm(dim=-1)).all(), "each task projects the pooled vector its own way"
+    loss = self_contrastive_loss([x_emo, x_gender, x_style], scl)
+    loss.backward()
+    assert loss.item() > 0.01
+    for task in ("emo", "gender", "style"):
+        assert heads.task_adapters[task].adapter_up_proj.weight.grad.abs().sum() > 0, task
+
+
+def test_residual_task_adapters_start_identical_so_the_scl_starts_at_zero_without_gradient():
+    heads = MultiTaskHeads(
+        16, N_CLASSES, ["gender", "style"], task_adapters=True, task_adapter_dim=4, task_adapter_residual=True
+    )
+    feats = torch.randn(3, 10, 16)
+    out = heads(feats, torch.ones(3))
+    pooled = feats.mean(dim=1)
+    assert all(torch.equal(out["latents"][task], pooled) for task in ("emo", "gender", "style"))
+    loss = self_contrastive_loss(list(out["latents"].values()), "norm")
+    loss.backward()
+    assert loss.item() == 0.0
+    assert all(p.grad is None or not p.grad.any() for p in heads.task_adapters.parameters())
+    assert heads.settings()["task_adapter_residual"] is True
+
+
+def test_ctc_sum_adds_the_utterances_losses_and_mean_divides_each_by_its_transcript_length():
+    torch.manual_seed(0)
+    log_probs = torch.randn(3, 40, 6).log_softmax(dim=-1)
+    tokens = torch.tensor([[1, 2, 3, 4, 5], [2, 3, 0, 0, 0], [5, 1, 1, 0, 0]])
+    lengths = torch.tensor([5, 2, 3])
+    one_by_one = torch.stack(
+        [
+            torch.nn.functional.ctc_loss(
+                log_probs[i : i + 1].transpose(0, 1), tokens[i : i + 1, : lengths[i]], [40], [int(lengths[i])]
+            )
+            * lengths[i]  # torch's mean divides by the transcript length
+            for i in range(3)
+        ]
+    )
+    frame_lens, token_lens = torch.ones(3), lengths / 5
+    total = asr_ctc_loss(log_probs, tokens, frame_lens, token_lens, "sum")
+    mean = asr_ctc_loss(log_probs, tokens, frame_lens, token_lens, "mean")
+    assert total.item() == pytest.approx(one_by_one.sum().item(), rel=1e-5)
+    assert mean.item() == pytest.approx((one_by_one / lengths).mean().item(), rel=1e-5)
+    assert CTC_REDUCTIONS == ("sum", "mean")
+    with pytest.raises(ValueError, match="ctc_reduction must be one of"):
+        asr_ctc_loss(log_probs, tokens, frame_lens, token_lens, "batchmean")
 
 
 def test_fusion_triples_the_emotion_classifier_input():

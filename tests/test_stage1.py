@@ -119,3 +119,14 @@ def test_single_stage_adapter_row_trains_only_adapters_and_heads(generated_corpu
     assert {"gender_UA", "style_UA"} <= set(metrics) and "WER" not in metrics
     assert metrics["parameters"]["trainable_share"] < 0.5
     assert metrics["settings"]["finetune"] == "adapters"
+
+
+def test_stage1_records_its_spec_augment_and_ctc_scale(stage1_run):
+    from custom_modules.handoff import read_model_config
+
+    config = read_model_config(stage1_run)
+    assert config["encoder"]["spec_augment"] is True
+    assert config["backbone"]["hf_config"]["apply_spec_augment"] is True
+    assert config["backbone"]["hf_config"]["mask_time_prob"] > 0, "the tiny backbone masks as hub checkpoints do"
+    settings = load_json(stage1_run, "test_metrics.json")["settings"]
+    assert settings["spec_augment"] is True and settings["ctc_reduction"] == "mean"  # the tiny backbone's override
