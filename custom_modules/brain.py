@@ -25,6 +25,7 @@ from torch.nn import SyncBatchNorm
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from custom_modules.constants import BLANK_INDEX, PREPARATION_RECORD, TASK_LABELS
+from custom_modules.ctc_units import decode_units
 from custom_modules.handoff import read_model_config, write_model_config
 from custom_modules.losses import asr_ctc_loss
 from custom_modules.metrics import ClassificationMetrics
@@ -116,6 +117,8 @@ class MultiTaskSERBrain(sb.Brain):
                 self.hparams.heads,
                 self.hparams.wav2vec2_hub,
                 getattr(self.hparams, "stage1_folder", None),
+                ctc_units=getattr(self.hparams, "ctc_units", "char"),
+                bpe_vocab_size=getattr(self.hparams, "bpe_vocab_size", None),
             )
 
     def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
@@ -240,9 +243,10 @@ class MultiTaskSERBrain(sb.Brain):
 
     def _record_transcripts(self, batch, log_probs, frame_lens, tokens, token_lens):
         hypotheses = sb.decoders.ctc_greedy_decode(log_probs, frame_lens, blank_id=BLANK_INDEX)
-        predicted = ["".join(self.tokenizer.decode_ndim(h)).split() for h in hypotheses]
+        # Words, whatever the units: WER compares the same thing under ctc_units char and bpe.
+        predicted = [decode_units(self.tokenizer, h).split() for h in hypotheses]
         targets = sb.utils.data_utils.undo_padding(tokens, token_lens)
-        references = ["".join(self.tokenizer.decode_ndim(t)).split() for t in targets]
+        references = [decode_units(self.tokenizer, t).split() for t in targets]
         self.wer_metrics.append(batch.id, predicted, references)
         self.hypotheses.update((utt_id, " ".join(words)) for utt_id, words in zip(batch.id, predicted))
 

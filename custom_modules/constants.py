@@ -1,5 +1,5 @@
 """The recipe's fixed facts, each defined once for preparation, training, inference and the tools: the label
-sets, the CTC character set and blank, the sample rate and the split names.
+sets, the CTC character set, units and blank, the sample rate and the split names.
 
 Authors
  * SER two-stage adapters recipe contributors, 2026
@@ -18,6 +18,9 @@ N_CLASSES = {task: len(labels) for task, labels in TASK_LABELS.items()}
 CHARACTERS = " '" + "abcdefghijklmnopqrstuvwxyz"
 BLANK_INDEX = 0
 CTC_VOCAB_SIZE = len(CHARACTERS) + 1
+# What the CTC head predicts (``ctc_units`` in the yaml; custom_modules/ctc_units.py): characters, the default, or
+# SentencePiece pieces learned from the training transcripts.
+CTC_UNITS = ("char", "bpe")
 # IEMOCAP's rate and the rate of every wav2vec 2.0 / HuBERT / WavLM checkpoint.
 SAMPLE_RATE = 16000
 # A fold's manifests (iemocap_prepare.py) and the datasets built from them.

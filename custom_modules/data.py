@@ -1,9 +1,11 @@
-"""Data pipeline shared by both stages: manifests -> DynamicItemDatasets, label encoders, CTC tokenizer.
+"""Data pipeline shared by both stages: manifests -> DynamicItemDatasets, label encoders, CTC tokenizer
+(characters, or SentencePiece pieces learned from the fold's training transcripts: ``ctc_units``).
 
 Authors
  * SER two-stage adapters recipe contributors, 2026
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -16,11 +18,21 @@ from hyperpyyaml.core import resolve_references
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.dataio.encoder import CategoricalEncoder, CTCTextEncoder
 from speechbrain.dataio.sampler import DynamicBatchSampler
+from speechbrain.tokenizers.SentencePiece import SentencePiece
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
 from custom_modules.audio_checks import AudioChecks
 from custom_modules.constants import BLANK_INDEX, CHARACTERS, CTC_VOCAB_SIZE, PREPARATION_RECORD, SPLITS, TASK_LABELS
+from custom_modules.ctc_units import (
+    BPE_MODEL_TYPE,
+    BPE_PAD_INDEX,
+    BPE_UNK_INDEX,
+    CTCUnitsError,
+    ctc_vocab_size,
+    encode_transcript,
+    tokenizer_file,
+)
 from custom_modules.errors import RecipeInputError, command_with_skip_bad_wavs
 
 logger = get_logger(__name__)
@@ -103,6 +115,87 @@ def build_tokenizer(save_folder):
     return tokenizer
 
 
+def ctc_tokenizer(hparams):
+    """The run's CTC tokenizer, for its ``ctc_units``: the characters (``build_tokenizer``), or SentencePiece
+    pieces learned from the fold's training transcripts (``train_bpe_tokenizer``).
+
+    Arguments
+    ---------
+    hparams : dict
+        ``save_folder``, ``manifest_folder``, and ``ctc_units`` and ``bpe_vocab_size`` (without them: characters).
+
+    Returns
+    -------
+    CTCTextEncoder or sentencepiece.SentencePieceProcessor
+    """
+    units = hparams.get("ctc_units", "char")
+    ctc_vocab_size(units, hparams.get("bpe_vocab_size"))
+    if units == "char":
+        return build_tokenizer(hparams["save_folder"])
+    return train_bpe_tokenizer(hparams["save_folder"], hparams["manifest_folder"], hparams["bpe_vocab_size"])
+
+
+def train_bpe_tokenizer(save_folder, manifest_folder, vocab_size):
+    """SentencePiece BPE pieces learned from the ``transcript`` of ``<manifest_folder>/train.json`` only (the
+    valid and test transcripts stay unseen), saved in ``<save_folder>/tokenizer`` (``tokenizer_file``).
+
+    SpeechBrain's ``SentencePiece`` trains on the main process only (DDP) and, when the model file is already
+    there (a resumed run), loads it instead of training again. Its padding piece is the CTC blank and its unknown
+    piece a unit (``custom_modules.ctc_units``); every character of the training transcripts is a piece
+    (``character_coverage`` 1).
+
+    Arguments
+    ---------
+    save_folder : str
+    manifest_folder : str
+    vocab_size : int
+        Pieces, the blank and the unknown piece included (``bpe_vocab_size``).
+
+    Returns
+    -------
+    sentencepiece.SentencePieceProcessor
+
+    Example
+    -------
+    >>> folder = getfixture("tmp_path")
+    >>> lines = ["oh i don't know", "i know what you mean", "what do you mean"] * 5
+    >>> _ = (folder / "train.json").write_text(json.dumps({str(i): {"transcript": t} for i, t in enumerate(lines)}))
+    >>> tokenizer = train_bpe_tokenizer(str(folder / "save"), str(folder), vocab_size=30)
+    >>> tokenizer.vocab_size(), tokenizer.decode_ids(tokenizer.encode_as_ids("you know what i mean"))
+    (30, 'you know what i mean')
+    >>> sorted(os.listdir(folder / "save" / "tokenizer"))
+    ['30_bpe.model', '30_bpe.vocab', 'train.txt']
+    """
+    model_folder = os.path.dirname(tokenizer_file("bpe", vocab_size))
+    transcripts = os.path.abspath(os.path.join(manifest_folder, "train.json"))
+    os.makedirs(save_folder, exist_ok=True)
+    try:
+        # SentencePiece writes the paths of its training command into the model: from inside the save folder they
+        # are relative, and the model (shipped by recipes/export.py) names no folder of the training machine.
+        with contextlib.chdir(save_folder):
+            tokenizer = SentencePiece(
+                model_dir=model_folder,
+                vocab_size=vocab_size,
+                annotation_train=transcripts,
+                annotation_read="transcript",
+                model_type=BPE_MODEL_TYPE,
+                character_coverage=1.0,
+                pad_id=BPE_PAD_INDEX,
+                unk_id=BPE_UNK_INDEX,
+                annotation_format="json",
+            )
+    except RuntimeError as error:
+        if "ocabulary size" not in str(error):
+            raise
+        # SentencePiece's own message says which sizes these transcripts allow (its advice to lower the
+        # character coverage is left out: the recipe keeps every character).
+        reason = str(error).split("] ")[-1].splitlines()[0].split(" Increase vocab_size")[0]
+        raise CTCUnitsError(
+            f"--bpe_vocab_size {vocab_size} does not fit the training transcripts of {manifest_folder}: {reason}"
+        ) from error
+    return tokenizer.sp
+
+
 def _save_on_main(encoder, path):
     if if_main_process():
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -115,7 +208,8 @@ def dataio_prepare(hparams):
     Arguments
     ---------
     hparams : dict
-        Needs ``manifest_folder`` and ``save_folder`` (where the label encoders and tokenizer are saved).
+        Needs ``manifest_folder`` and ``save_folder`` (where the label encoders and tokenizer are saved), and
+        ``ctc_units`` and ``bpe_vocab_size`` for the tokenizer (``ctc_tokenizer``).
 
     Returns
     -------
@@ -123,11 +217,11 @@ def dataio_prepare(hparams):
         Split -> dataset; valid and test are sorted by duration to keep padding small.
     label_encoders : dict
         Task -> ``CategoricalEncoder`` (``build_label_encoders``).
-    tokenizer : CTCTextEncoder
-        The character tokenizer (``build_tokenizer``).
+    tokenizer : CTCTextEncoder or sentencepiece.SentencePieceProcessor
+        The CTC tokenizer of ``ctc_units`` (``ctc_tokenizer``).
     """
     label_encoders = build_label_encoders(hparams["save_folder"])
-    tokenizer = build_tokenizer(hparams["save_folder"])
+    tokenizer = ctc_tokenizer(hparams)
 
     @sb.utils.data_pipeline.takes("id", "wav")
     @sb.utils.data_pipeline.provides("sig")
@@ -140,11 +234,12 @@ def dataio_prepare(hparams):
         for task, label in (("emo", emo), ("gender", gender), ("style", style)):
             yield label_encoders[task].encode_label_torch(label)
 
-    # Transcripts with characters outside the vocabulary were left out before (leave_out_unusable).
+    # Characters outside the character vocabulary are left out before training (leave_out_unusable); pieces
+    # spell any text.
     @sb.utils.data_pipeline.takes("transcript")
     @sb.utils.data_pipeline.provides("tokens")
     def text_pipeline(transcript):
-        return torch.LongTensor(tokenizer.encode_sequence(list(transcript)))
+        return torch.LongTensor(encode_transcript(tokenizer, transcript))
 
     datasets = {}
     for split in SPLITS:
@@ -191,8 +286,8 @@ def leave_out_unusable(datasets, hparams):
     """Checks every utterance of a fold before training and leaves out the ones that cannot be used.
 
     Manifests can change or files go bad after preparation (which is skipped when its options are
-    unchanged). An unreadable, empty, silent, too short, non-mono, wrong-rate or non-finite wav, or a
-    transcript with characters outside the CTC vocabulary, is:
+    unchanged). An unreadable, empty, silent, too short, non-mono, wrong-rate or non-finite wav, or (with
+    ``ctc_units: char``) a transcript with characters outside the CTC vocabulary, is:
 
     - in train or valid: left out, logged by name, counted, and listed in ``<output_folder>/skipped_utterances.json``
       beside those preparation left out (safe: the experiment keeps its meaning);
@@ -205,7 +300,8 @@ def leave_out_unusable(datasets, hparams):
         Split -> DynamicItemDataset, from ``dataio_prepare``.
     hparams : dict
         ``min_duration``, ``max_skipped_share``, ``output_folder``, ``manifest_folder``, ``skip_bad_wavs``,
-        ``audio_check_cache`` (where the wavs already read are remembered: ``AudioChecks``).
+        ``audio_check_cache`` (where the wavs already read are remembered: ``AudioChecks``), ``ctc_units``
+        (without it: characters).
 
     Returns
     -------
@@ -219,12 +315,15 @@ def leave_out_unusable(datasets, hparams):
     # The main process reads the wavs not remembered (none after preparation or at a restart: only changed ones);
     # then the other DDP processes find them all remembered.
     run_on_main(checks.read, args=[paths], post_func=checks.read, post_kwargs={"paths": paths, "remember": False})
+    # SentencePiece spells any text (a character its training transcripts lack as its unknown piece, a unit of
+    # its own: custom_modules.ctc_units), so only the character vocabulary leaves transcripts out.
+    spelled = set(CHARACTERS) if hparams.get("ctc_units", "char") == "char" else None
     skipped = {}
     for split, dataset in datasets.items():
         problems = {}
         for utt_id, entry in dataset.data.items():
             reason, _ = checks.problem(entry["wav"], hparams["min_duration"])
-            unknown = set(entry.get("transcript", "")) - set(CHARACTERS)
+            unknown = set(entry.get("transcript", "")) - spelled if spelled else set()
             if reason is None and unknown:
                 reason = f"transcript has characters outside the CTC vocabulary: {sorted(unknown)}"
             if reason is not None:

@@ -2,8 +2,9 @@
 
 Every run saves ``model_config.json`` beside its checkpoints (as PEFT writes ``adapter_config.json`` beside
 adapter weights): the backbone's architecture (its Hugging Face configs and where it came from), the encoder's
-and the heads' settings, and for stage 2 the stage-1 run it started from. A later step rebuilds the model from
-that file and the checkpoint of best validation UA, without the run's yaml and without the hub:
+and the heads' settings, the CTC units and their tokenizer's file, and for stage 2 the stage-1 run it started
+from. A later step rebuilds the model from that file and the checkpoint of best validation UA, without the run's
+yaml and without the hub:
 
 - stage 2 builds stage 1's backbone from it (``stage1_backbone``, in ``hparams/stage2.yaml``), then loads the
   stage-1 encoder bit for bit and inserts the adapters on top (``load_stage1_encoder``);
@@ -20,6 +21,7 @@ from speechbrain.utils.logger import get_logger
 
 from custom_modules.checkpointing import InterruptSafeCheckpointer
 from custom_modules.constants import PREPARATION_RECORD
+from custom_modules.ctc_units import ctc_record
 from custom_modules.encoder import SSLEncoder, ssl_lobe_from_config
 from custom_modules.errors import RecipeInputError
 from custom_modules.heads import MultiTaskHeads
@@ -58,7 +60,9 @@ class HandoffError(RecipeInputError, FileNotFoundError):
     """A run folder that cannot be handed over (to stage 2, or to export); the message says how to fix it."""
 
 
-def write_model_config(output_folder, encoder, heads, wav2vec2_hub, stage1_folder=None):
+def write_model_config(
+    output_folder, encoder, heads, wav2vec2_hub, stage1_folder=None, ctc_units="char", bpe_vocab_size=None
+):
     """Writes ``<output_folder>/model_config.json``: what rebuilds this run's model from its checkpoints.
 
     Arguments
@@ -72,6 +76,11 @@ def write_model_config(output_folder, encoder, heads, wav2vec2_hub, stage1_folde
     stage1_folder : str, optional
         For stage 2: the stage-1 run whose encoder it starts from (its checkpoints hold only what stage 2 trains).
         Recorded relative to ``output_folder``, so that the two runs can move together (``stage1_folder_of``).
+    ctc_units : str
+        What the CTC head predicts (``char`` or ``bpe``); recorded with the vocabulary size and the tokenizer's
+        file in the save folder (``custom_modules.ctc_units.ctc_record``), which the export ships.
+    bpe_vocab_size : int, optional
+        With ``bpe``.
     """
     source = read_model_config(stage1_folder)["backbone"]["source"] if stage1_folder else wav2vec2_hub
     config = {
@@ -79,6 +88,7 @@ def write_model_config(output_folder, encoder, heads, wav2vec2_hub, stage1_folde
         "encoder": encoder.settings(),
         "heads": heads.settings(),
         "stage1_folder": os.path.relpath(stage1_folder, output_folder) if stage1_folder else None,
+        "ctc": ctc_record(ctc_units, bpe_vocab_size),
     }
     with open(os.path.join(output_folder, MODEL_CONFIG_FILE), "w", encoding="utf-8") as handle:
         json.dump(config, handle, indent=2)

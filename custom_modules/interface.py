@@ -27,11 +27,13 @@ import os
 import torch
 from speechbrain.dataio import audio_io
 from speechbrain.dataio.batch import PaddedBatch
+from speechbrain.dataio.encoder import CTCTextEncoder
 from speechbrain.decoders import ctc_greedy_decode
 from speechbrain.inference.interfaces import Pretrained
 from tqdm.auto import tqdm
 
 from custom_modules.constants import BLANK_INDEX, CTC_VOCAB_SIZE, TASK_LABELS
+from custom_modules.ctc_units import decode_units, tokenizer_size
 from custom_modules.errors import RecipeInputError
 from custom_modules.streaming import chunks, duration_batches, sliding_windows
 
@@ -48,7 +50,8 @@ class EmotionRecognizer(Pretrained):
     has an ASR head.
 
     The hyperparams file (written by ``recipes/export.py``) defines ``encoder`` and ``heads`` modules, the
-    ``label_encoder`` (emotion), ``gender_encoder``, ``style_encoder`` and ``tokenizer`` encoders,
+    ``label_encoder`` (emotion), ``gender_encoder``, ``style_encoder`` and ``tokenizer`` encoders (the tokenizer:
+    SpeechBrain's ``CTCTextEncoder`` for characters, a ``sentencepiece.SentencePieceProcessor`` for BPE pieces),
     ``sample_rate`` and ``min_samples`` (the CNN's receptive field).
     """
 
@@ -59,7 +62,14 @@ class EmotionRecognizer(Pretrained):
         super().__init__(*args, **kwargs)
         for name, task in (("label_encoder", "emo"), ("gender_encoder", "gender"), ("style_encoder", "style")):
             getattr(self.hparams, name).expect_len(len(TASK_LABELS[task]))
-        self.hparams.tokenizer.expect_len(CTC_VOCAB_SIZE)
+        tokenizer = self.hparams.tokenizer
+        if isinstance(tokenizer, CTCTextEncoder):
+            tokenizer.expect_len(CTC_VOCAB_SIZE)
+        if self.has_transcript and tokenizer_size(tokenizer) != self.mods.heads.ctc_lin.w.out_features:
+            raise ValueError(
+                f"The tokenizer has {tokenizer_size(tokenizer)} units but the ASR head "
+                f"{self.mods.heads.ctc_lin.w.out_features}: tokenizer.ckpt is not this model's."
+            )
 
     def encode_batch(self, wavs, wav_lens=None):
         """Utterance embeddings: the emotion classifier's input (``concat(x_emo, x_gender, x_style)`` with
@@ -150,7 +160,7 @@ class EmotionRecognizer(Pretrained):
         if "asr" in outputs:
             hypotheses = ctc_greedy_decode(outputs["asr"], outputs["frame_lens"], blank_id=BLANK_INDEX)
             for result, hypothesis in zip(results, hypotheses):
-                result["transcript"] = "".join(self.hparams.tokenizer.decode_ndim(hypothesis)).strip()
+                result["transcript"] = decode_units(self.hparams.tokenizer, hypothesis).strip()
         return results
 
     def iter_predictions(self, paths, batch_size=16, max_batch_seconds=60.0, sort_window=1024, progress=False):

@@ -15,7 +15,8 @@ then (see ``recipes/classify.py``, ``recipes/timeline.py``, ``recipes/upload.py`
 It holds ``hyperparams.yaml`` (the backbone's Hugging Face config inline, so the architecture is rebuilt
 without the hub), ``custom_interface.py`` (all the inference code: ``recipes/inference_bundle.py``),
 ``encoder.ckpt`` (the whole encoder: stage-1 weights plus adapters, one copy, LoRA folded into the q/k/v
-weights unless ``--no_fold_lora``), ``heads.ckpt``, the label encoders, the CTC tokenizer, ``test_metrics.json``
+weights unless ``--no_fold_lora``), ``heads.ckpt``, the label encoders, the CTC tokenizer (characters, or the
+run's SentencePiece model with ``ctc_units: bpe``), ``test_metrics.json``
 and a model card (``README.md``, ``recipes/model_card.py``; its code loads from ``--repo_id``). No file names a
 folder of the training machine: ``test_metrics.json`` and the card have them removed, and the export checks
 every file before it is done. The run is rebuilt from its ``model_config.json`` and its checkpoint of best
@@ -39,20 +40,26 @@ import torch
 import yaml
 
 from custom_modules.constants import SAMPLE_RATE
+from custom_modules.ctc_units import ctc_record
 from custom_modules.encoder import receptive_field
 from custom_modules.errors import RecipeInputError
-from custom_modules.handoff import load_trained_run, stage1_folder_of
+from custom_modules.handoff import load_trained_run, read_model_config, stage1_folder_of
 from recipes.inference_bundle import write_custom_interface
 from recipes.model_card import DEFAULT_LICENSE, model_card
 
 # Files every export holds: an existing output folder without them is not overwritten.
 EXPORT_MARKERS = ("hyperparams.yaml", "custom_interface.py")
-# The label encoders and tokenizer a run saves, and their names in the export (the yaml's loadables).
+# The label encoders a run saves, and their names in the export (the yaml's loadables).
 TEXT_ENCODERS = {
     "label_encoder_emo.txt": "label_encoder",
     "label_encoder_gender.txt": "gender_encoder",
     "label_encoder_style.txt": "style_encoder",
-    "tokenizer.txt": "tokenizer",
+}
+# The class of the CTC tokenizer of each ``ctc_units``; its file (model_config.json's ``ctc``) becomes
+# tokenizer.ckpt, which SpeechBrain's Pretrainer loads into it (a SentencePiece model through its transfer hook).
+TOKENIZER_CLASSES = {
+    "char": "speechbrain.dataio.encoder.CTCTextEncoder",
+    "bpe": "sentencepiece.SentencePieceProcessor",
 }
 # Values of a run's hyperparams.yaml that the model card reports.
 RUN_SETTINGS = ("number_of_epochs", "batch_size", "lr", "seed", "valid_ratio", "data_folder")
@@ -87,7 +94,7 @@ heads: !new:{package}.heads.MultiTaskHeads
 label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
 gender_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
 style_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
-tokenizer: !new:speechbrain.dataio.encoder.CTCTextEncoder
+tokenizer: !new:{tokenizer_class}
 
 modules:
     encoder: !ref <encoder>
@@ -183,6 +190,10 @@ def export_model(experiment_folder, export_folder, fold_lora=True, repo_id=None,
     torch.save(heads.state_dict(), os.path.join(export_folder, "heads.ckpt"))
     for saved, name in TEXT_ENCODERS.items():
         shutil.copy(os.path.join(experiment_folder, "save", saved), os.path.join(export_folder, f"{name}.ckpt"))
+    ctc = run_ctc_units(config)
+    shutil.copy(
+        os.path.join(experiment_folder, "save", ctc["tokenizer"]), os.path.join(export_folder, "tokenizer.ckpt")
+    )
     package = write_custom_interface(os.path.join(export_folder, "custom_interface.py"))
     backbone = config["backbone"]
     text = HYPERPARAMS.format(
@@ -193,6 +204,7 @@ def export_model(experiment_folder, export_folder, fold_lora=True, repo_id=None,
         preprocessor_config=_yaml_block({"preprocessor_config": backbone["preprocessor_config"]}),
         encoder_settings=_yaml_block(encoder.settings(), indent=4),
         heads_settings=_yaml_block(config["heads"], indent=4),
+        tokenizer_class=TOKENIZER_CLASSES[ctc["units"]],
     )
     with open(os.path.join(export_folder, "hyperparams.yaml"), "w", encoding="utf-8") as handle:
         handle.write(text)
@@ -206,6 +218,20 @@ def export_model(experiment_folder, export_folder, fold_lora=True, repo_id=None,
     check_no_machine_paths(export_folder, description["machine_folders"])
     print(f"Exported {experiment_folder} to {export_folder}")
     return export_folder
+
+
+def run_ctc_units(config):
+    """The CTC units of a run (``custom_modules.ctc_units.ctc_record``) from its ``model_config.json``; a run
+    saved before the recipe recorded them predicts characters, the only units there were.
+
+    Example
+    -------
+    >>> run_ctc_units({"ctc": {"units": "bpe", "vocab_size": 100, "tokenizer": "tokenizer/100_bpe.model"}})["units"]
+    'bpe'
+    >>> run_ctc_units({})["tokenizer"]
+    'tokenizer.txt'
+    """
+    return config.get("ctc") or ctc_record("char", None)
 
 
 def describe_run(experiment_folder, config, encoder_settings):
@@ -224,8 +250,9 @@ def describe_run(experiment_folder, config, encoder_settings):
     dict
         ``title``, ``summary``, ``backbone`` (``name``, ``hub_id`` or None, ``model_type``, ``layers``,
         ``hidden_size``), ``encoder``, ``heads``, ``metrics`` (its ``test_metrics.json``, paths removed; empty
-        for an unfinished run), ``settings``, ``run`` (``RUN_SETTINGS`` of its yaml), ``stage1`` (for stage 2:
-        the stage-1 run's ``run`` and ``metrics``; else None) and ``machine_folders`` (what was removed).
+        for an unfinished run), ``settings``, ``run`` (``RUN_SETTINGS`` of its yaml), ``ctc`` (its CTC units:
+        ``run_ctc_units``), ``stage1`` (for stage 2: the stage-1 run's ``run``, ``metrics`` and ``ctc``; else
+        None) and ``machine_folders`` (what was removed).
     """
     stage1_folder = stage1_folder_of(experiment_folder, config)
     run = _run_settings(experiment_folder)
@@ -233,6 +260,7 @@ def describe_run(experiment_folder, config, encoder_settings):
     if stage1_folder:
         stage1 = {"run": _run_settings(stage1_folder), "metrics": _read_metrics(stage1_folder)}
         stage1["settings"] = stage1["run"]
+        stage1["ctc"] = run_ctc_units(read_model_config(stage1_folder))
     source = config["backbone"]["source"]
     local_backbone = is_local_path(source)
     folders = machine_folders(
@@ -280,6 +308,7 @@ def describe_run(experiment_folder, config, encoder_settings):
         "metrics": metrics,
         "settings": settings,
         "run": run,
+        "ctc": run_ctc_units(config),
         "stage1": stage1,
         # What must not appear anywhere in the export: the folders above, and the machine's home and temp roots.
         "machine_folders": machine_folders(

@@ -32,6 +32,7 @@ INFERENCE_MODULES = (
     "encoder",
     "adapters",
     "heads",
+    "ctc_units",
     "feature_cache",
     "constants",
     "errors",

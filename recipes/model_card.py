@@ -131,7 +131,7 @@ def model_card(model, repo_id=None, license_id=DEFAULT_LICENSE):
     if has_gender_style:
         extras.append("the speaker's gender (F, M) and speaking style (improvised, scripted)")
     if has_asr:
-        extras.append("a character transcript (CTC, greedy)")
+        extras.append(f"a {_units_name(model.get('ctc'))} transcript (CTC, greedy)")
     lines = [
         front_matter(model, repo_id, license_id),
         f"# {model['title']}",
@@ -278,6 +278,20 @@ def _results(metrics):
     return lines
 
 
+def _units_name(ctc):
+    """What a CTC head predicts, for the card: ``character`` (also for runs that did not record their units),
+    or ``<n>-piece BPE`` (``ctc_units: bpe``).
+
+    Example
+    -------
+    >>> _units_name(None), _units_name({"units": "bpe", "vocab_size": 100})
+    ('character', '100-piece BPE')
+    """
+    if not ctc or ctc["units"] == "char":
+        return "character"
+    return f"{ctc['vocab_size']}-piece BPE"
+
+
 def _training(model):
     backbone, encoder, heads, settings = model["backbone"], model["encoder"], model["heads"], model["settings"]
     lines = [
@@ -288,12 +302,13 @@ def _training(model):
         stage1 = model["stage1"]
         tested = stage1["metrics"]
         lines.append(
-            f"- Stage 1: all parameters but the CNN finetuned for emotion and CTC character ASR "
+            f"- Stage 1: all parameters but the CNN finetuned for emotion and CTC {_units_name(stage1.get('ctc'))} ASR "
             f"(0.9 L_emo + 0.1 L_asr){_run_settings(stage1['settings'])}"
             + (f"; test UA {tested['UA']:.2f}, WA {tested['WA']:.2f}" if tested else "")
             + "."
         )
-    tasks = ", ".join(TASK_NAMES.get(task, task) for task in ["emo", *heads["aux_tasks"]])
+    names = {**TASK_NAMES, "asr": f"CTC {_units_name(model.get('ctc'))} ASR"}
+    tasks = ", ".join(names.get(task, task) for task in ["emo", *heads["aux_tasks"]])
     if encoder["finetune"] == "adapters":
         how = (
             f"{'stage 1 frozen; ' if model['stage1'] else 'backbone frozen; '}LoRA (rank {encoder['lora_rank']}, "

@@ -21,7 +21,7 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 
 from custom_modules.adapters import BottleneckAdapter
-from custom_modules.constants import DEFAULT_SEED
+from custom_modules.constants import CTC_VOCAB_SIZE, DEFAULT_SEED
 from custom_modules.handoff import load_stage1_encoder, write_model_config
 from custom_modules.metrics_log import METRICS_LOG, read_metrics_log
 from recipes.fold_layout import FoldRun
@@ -459,7 +459,10 @@ ABLATION_ROWS = {
     "ablation_lora_rank8": (("adapters", EGS, True, True, "cos"), {**BEST_SIZES, "lora_rank": 8, "lora_alpha": 8}),
     "ablation_lora_rank16": (("adapters", EGS, True, True, "cos"), {**BEST_SIZES, "lora_rank": 16, "lora_alpha": 16}),
     "ablation_bottleneck64": (("adapters", EGS, True, True, "cos"), {**BEST_SIZES, "bottleneck_dim": 64}),
+    "ablation_ctc_bpe": (("adapters", EGS, True, True, "cos"), BEST_SIZES),
 }
+# The ablations that change stage 1 instead (they train their own), and what they change.
+STAGE1_CHANGES = {"ablation_ctc_bpe": {"ctc_units": "bpe", "bpe_vocab_size": 100}}
 ADAPTER_PARAMETER_KINDS = {"q_proj", "k_proj", "v_proj", "output_dense"}
 
 
@@ -468,7 +471,10 @@ def test_experiments_file_has_every_paper_row_with_the_papers_numbers_then_the_a
     assert list(experiments) == list(PAPER_ROWS) + list(ABLATION_ROWS)
     for name in ABLATION_ROWS:
         assert experiments[name]["paper"] is None and experiments[name]["table"] == "ablation", name
-        assert experiments[name]["stage1"] == experiments[EXPERIMENT]["stage1"], "they share the best row's stage 1"
+        changes = STAGE1_CHANGES.get(name, {})
+        assert experiments[name]["stage1"] == {**experiments[EXPERIMENT]["stage1"], **changes}, (
+            "the best row's stage 1, or it with what the ablation changes"
+        )
     for name, (_, stage2, (ua, wa)) in PAPER_ROWS.items():
         assert experiments[name]["paper"] == {"UA": ua, "WA": wa}, name
         assert (experiments[name]["stage2"] is None) == (stage2 is None), name
@@ -546,6 +552,10 @@ def test_row_builds_the_model_it_means(name, tiny_backbone, generated_corpus, tm
         stage1, (stage2, sizes) = FULL_SER_ASR, ABLATION_ROWS[name]
     hparams = stage_hparams(name, "stage1", generated_corpus[0], str(tmp_path), tiny_backbone)
     check_stage_means(hparams, stage1, "stage1")
+    if "asr" in stage1[1]:
+        changes = STAGE1_CHANGES.get(name, {})
+        units = changes["bpe_vocab_size"] if changes.get("ctc_units") == "bpe" else CTC_VOCAB_SIZE
+        assert hparams["heads"].ctc_lin.w.out_features == units, "the CTC head predicts the row's units"
     if stage2 is not None:
         hparams = stage_hparams(name, "stage2", generated_corpus[0], str(tmp_path), tiny_backbone)
         assert hparams["stage1_folder"] == os.path.join(str(tmp_path), name, RUN.format(fold=1), "stage1")
