@@ -140,3 +140,30 @@ def test_settings_of_the_readme_and_the_experiments_pass_and_unknown_yaml_keys_s
     yaml = tmp_path / "stage1.yaml"
     yaml.write_text((REPO / "hparams" / "stage1.yaml").read_text() + "ctc_reduction: mean\n")
     assert checked_settings(str(yaml), "data_folder: /data\nctc_reduction: sum")["ctc_reduction"] == "sum"
+
+
+@pytest.mark.parametrize(
+    "program, args",
+    [
+        ("export", ["--experiment_folder", "{tmp}/missing", "--output_folder", "{tmp}/out"]),
+        ("upload", ["--model", "{tmp}", "--repo_id", "someone/model", "--dry_run"]),
+        ("classify", ["--model", "{tmp}/no_model", "{tmp}/no.wav"]),
+        ("timeline", ["--model", "{tmp}/no_model", "{tmp}/no.wav"]),
+        ("compare", ["table3_concat", "table3_no_fusion", "--output_folder", "{tmp}"]),
+        ("run_folds", ["--experiment", "no_such_row", "--data_folder", "{tmp}", "--output_folder", "{tmp}/folds"]),
+        ("demo", ["--stage1_epochs", "0", "--output_folder", "{tmp}/demo"]),
+        ("benchmark", ["--batch_size", "0"]),
+        ("gpu_check", ["--device", "cpu", "--architecture", "tiny", "--seconds", "0"]),
+    ],
+)
+def test_every_program_exits_2_on_an_input_error(program, args, tmp_path, capsys):
+    import importlib
+
+    main = importlib.import_module(f"recipes.{program}").main
+    try:
+        status = main([arg.format(tmp=tmp_path) for arg in args])
+    except SystemExit as stop:  # argparse's errors
+        status = stop.code
+    err = capsys.readouterr().err
+    # argparse's errors name the program by sys.argv[0] (pytest's here), the others by the script's name.
+    assert status == 2 and "error: " in err and "Traceback" not in err, err
