@@ -596,11 +596,36 @@ def _read_lines(path):
 
 
 def _load_stored_options(save_folder):
+    """The record of the preparation stored in ``save_folder`` if it and the manifests it describes are whole;
+    None (prepare again) if anything is missing or damaged, which is logged with the file's name."""
     path = os.path.join(save_folder, PREPARATION_RECORD)
     if not os.path.isfile(path) or not all(os.path.isfile(os.path.join(save_folder, f"{s}.json")) for s in SPLITS):
         return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    stored = _read_whole_json(path)
+    if not isinstance(stored, dict) or not {"options", "summary"} <= set(stored):
+        logger.warning("%s is damaged (cut short or not written by this script): preparing again.", path)
+        return None
+    # A manifest cut short (a full disk, an interrupted copy) must not be trusted because its options match.
+    for split in SPLITS:
+        manifest = os.path.join(save_folder, f"{split}.json")
+        content = _read_whole_json(manifest)
+        expected = stored["summary"].get("splits", {}).get(split, {}).get("utterances")
+        if not isinstance(content, dict) or len(content) != expected:
+            found = "unreadable JSON" if content is None else f"{len(content)} entries"
+            logger.warning(
+                "%s is damaged (%s where preparation wrote %s utterances): preparing again.", manifest, found, expected
+            )
+            return None
+    return stored
+
+
+def _read_whole_json(path):
+    """The content of a JSON file, or None if it cannot be read as JSON (cut short, overwritten, unreadable)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
 
 
 def _describe_options(options):

@@ -25,9 +25,10 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
 from custom_modules.brain import MultiTaskSERBrain, leave_process_group
-from custom_modules.data import dataio_prepare, leave_out_unusable, train_loader_kwargs, unbuilt_hparams
+from custom_modules.data import dataio_prepare, leave_out_unusable, train_loader_kwargs
 from custom_modules.errors import input_errors_end_the_run
 from custom_modules.losses import multitask_loss
+from custom_modules.settings import checked_settings
 from iemocap_prepare import check_corpus, prepare_iemocap
 
 
@@ -52,8 +53,8 @@ if __name__ == "__main__":
     with input_errors_end_the_run():
         # Command line, DDP, hyperparameters and the experiment folder
         hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-        # The corpus is checked first, before the yaml builds anything expensive (the backbone)
-        corpus = unbuilt_hparams(hparams_file, overrides)
+        # Every setting, then the corpus, is checked first, before the yaml builds anything expensive (the backbone)
+        corpus = checked_settings(hparams_file, overrides, run_opts)
         check_corpus(corpus["data_folder"], corpus["test_session"])
         sb.utils.distributed.ddp_init_group(run_opts)
         with open(hparams_file, encoding="utf-8") as fin:

@@ -7,6 +7,7 @@ Authors
  * SER two-stage adapters recipe contributors, 2026
 """
 
+import argparse
 import os
 import shlex
 import sys
@@ -83,3 +84,76 @@ def command_with_skip_bad_wavs(argv):
             kept.append(argv[index])
         index += 1
     return "python " + shlex.join([*kept, *SKIP_BAD_WAVS])
+
+
+def at_least(low, kind=int):
+    """An ``argparse`` type: a ``kind`` (int or float) of at least ``low``, so that ``--batch_size 0`` is refused
+    with argparse's usage message and exit status 2 instead of failing (or running) later.
+
+    Arguments
+    ---------
+    low : int or float
+    kind : type
+        ``int`` or ``float``.
+
+    Returns
+    -------
+    callable
+
+    Example
+    -------
+    >>> at_least(1)("4")
+    4
+    >>> at_least(1)("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be at least 1, got 0
+    """
+
+    kind_name = "an integer" if kind is int else "a number"
+
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind_name}, got {text!r}") from None
+        if not value >= low:  # NaN too
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {text}")
+        return value
+
+    convert.__name__ = kind.__name__  # argparse names the type in its messages
+    return convert
+
+
+def above(low):
+    """An ``argparse`` type: a number above ``low`` (``--seconds 0`` refused).
+
+    Arguments
+    ---------
+    low : float
+
+    Returns
+    -------
+    callable
+
+    Example
+    -------
+    >>> above(0)("0.5")
+    0.5
+    >>> above(0)("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be above 0, got 0
+    """
+
+    def convert(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not value > low:
+            raise argparse.ArgumentTypeError(f"must be above {low}, got {text}")
+        return value
+
+    convert.__name__ = "float"
+    return convert

@@ -57,6 +57,8 @@ class EmotionRecognizer(Pretrained):
 
     MODULES_NEEDED = ["encoder", "heads"]
     HPARAMS_NEEDED = ["label_encoder", "gender_encoder", "style_encoder", "tokenizer", "sample_rate", "min_samples"]
+    # The way out for a file longer than max_batch_seconds, as the caller spells it (classify.py: its options).
+    too_long_fix = "follow it through time with emotion_timeline, or raise max_batch_seconds"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -280,7 +282,7 @@ class EmotionRecognizer(Pretrained):
                 if durations[index] > max_batch_seconds:
                     raise AudioInputError(
                         f"{path}: {durations[index]:.1f} s is longer than max_batch_seconds ({max_batch_seconds:g} "
-                        "s); follow it through time with emotion_timeline, or raise max_batch_seconds."
+                        f"s); {self.too_long_fix}."
                     )
             except AudioInputError as error:
                 durations.pop(index, None)

@@ -93,6 +93,7 @@ from custom_modules.data import (
     unbuilt_hparams,
 )
 from custom_modules.encoder import receptive_field
+from custom_modules.errors import above, at_least
 from custom_modules.handoff import load_stage1_encoder, write_model_config
 from custom_modules.interface import EmotionRecognizer
 from custom_modules.streaming import chunks, duration_batches
@@ -132,11 +133,13 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--architecture", default="tiny", choices=sorted(ARCHITECTURES), help="random-weight backbone")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
-    parser.add_argument("--batch_size", type=int, default=4, help="utterances in the timing batch")
-    parser.add_argument("--seconds", type=float, default=4.0, help="duration of each timing utterance (IEMOCAP ~4.5)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed rounds; medians are reported")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--batch_size", type=at_least(1), default=4, help="utterances in the timing batch")
+    parser.add_argument(
+        "--seconds", type=above(0), default=4.0, help="duration of each timing utterance (IEMOCAP ~4.5)"
+    )
+    parser.add_argument("--repeats", type=at_least(1), default=5, help="timed rounds; medians are reported")
+    parser.add_argument("--warmup", type=at_least(0), default=1, help="untimed rounds first")
+    parser.add_argument("--threads", type=at_least(1), default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument(
         "--clock",
         default="wall",
@@ -144,8 +147,10 @@ def parse_args(argv=None):
         help="wall: elapsed time; process: CPU seconds of this process (CPU only; with --threads 1 it hardly "
         "depends on what else runs on a shared machine)",
     )
-    parser.add_argument("--padding_utterances", type=int, default=4400, help="size of the IEMOCAP-like training set")
-    parser.add_argument("--padding_epochs", type=int, default=3, help="epochs of batches averaged for padding")
+    parser.add_argument(
+        "--padding_utterances", type=at_least(1), default=4400, help="size of the IEMOCAP-like training set"
+    )
+    parser.add_argument("--padding_epochs", type=at_least(1), default=3, help="epochs of batches averaged for padding")
     parser.add_argument(
         "--sections",
         nargs="+",
@@ -153,20 +158,22 @@ def parse_args(argv=None):
         choices=SECTIONS,
         help="what to measure (default: training padding inference)",
     )
-    parser.add_argument("--streaming_files", type=int, default=200, help="files classified by the streaming section")
+    parser.add_argument(
+        "--streaming_files", type=at_least(1), default=200, help="files classified by the streaming section"
+    )
     parser.add_argument(
         "--streaming_scale",
-        type=int,
+        type=at_least(1),
         default=10,
         help="memory: peak over the files, then over this many times as many (1: memory not measured)",
     )
-    parser.add_argument("--stream_batch_size", type=int, default=16, help="at most this many files per batch")
-    parser.add_argument("--max_batch_seconds", type=float, default=60.0, help="padded seconds per streamed batch")
+    parser.add_argument("--stream_batch_size", type=at_least(1), default=16, help="at most this many files per batch")
+    parser.add_argument("--max_batch_seconds", type=above(0), default=60.0, help="padded seconds per streamed batch")
     parser.add_argument(
-        "--timeline_minutes", type=float, nargs="+", default=[1.0, 10.0], help="recording lengths of the timeline"
+        "--timeline_minutes", type=above(0), nargs="+", default=[1.0, 10.0], help="recording lengths of the timeline"
     )
-    parser.add_argument("--timeline_window_s", type=float, default=3.0)
-    parser.add_argument("--timeline_hop_s", type=float, default=1.0)
+    parser.add_argument("--timeline_window_s", type=above(0), default=3.0)
+    parser.add_argument("--timeline_hop_s", type=above(0), default=1.0)
     parser.add_argument("--backbone_folder", default=None, help="reuse (or create) the random backbone here")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output_json", default=None, help="write every figure here")
@@ -177,7 +184,7 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--start_utterances",
-        type=int,
+        type=at_least(0),
         default=0,
         help="also time a stage's start before its backbone (corpus check, preparation, audio checks, datasets) on "
         f"a generated corpus of about this many 4-class utterances (IEMOCAP: {IEMOCAP_UTTERANCES}); 0: skip",
@@ -185,7 +192,10 @@ def parse_args(argv=None):
     parser.add_argument(
         "--start_corpus_folder", default=None, help="keep (or reuse) the generated corpus of --start_utterances here"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: torch sees no CUDA device; measure on the CPU with --device cpu.")
+    return args
 
 
 def build_stage(stage, backbone_folder, work_dir, device):
@@ -1439,4 +1449,4 @@ def _row(label, values, fmt, target=""):
 
 
 if __name__ == "__main__":
-    main()
+    main()  # exit status 0, or argparse's 2 for options it cannot use

@@ -112,12 +112,14 @@ def load_model(model_folder, device):
         raise InputError(
             f"--model {model_folder} is not an exported model folder (no custom_interface.py); see recipes/export.py."
         )
-    return foreign_class(
+    model = foreign_class(
         source=model_folder,
         pymodule_file="custom_interface.py",
         classname="EmotionRecognizer",
         run_opts={"device": device},
     )
+    model.too_long_fix = "follow it through time with recipes/timeline.py, or raise --max_batch_seconds"
+    return model
 
 
 def format_table(results):
@@ -269,7 +271,13 @@ def main(argv=None):
         "model or input.",
     )
     parser.add_argument("--model", required=True, help="exported model folder (recipes/export.py)")
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="audio file, folder, or list file (.txt/.lst/.list)")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="audio file, folder, or list file (.txt/.lst/.list: one file or folder per line, # for comments; "
+        "relative paths in a list file are read from the list file's folder)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per file and line instead of a table")
     parser.add_argument("--quiet", action="store_true", help="nothing on stdout (use with --output_csv/--output_jsonl)")
     parser.add_argument("--output_csv", default=None, help="also write one CSV row per file here")

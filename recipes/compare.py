@@ -6,9 +6,12 @@ experiments of the same output folder, on the same folds and seeds.
     python recipes/run_folds.py --experiment table3_no_fusion --seeds 1 2 3 ...
     python recipes/compare.py table3_concat_scl_cos table3_no_fusion --output_folder results/folds
 
-It compares the final stage's test results (``--stage`` another) of every fold both experiments finished, with
-each experiment's seeds paired in order (the same seeds when both ran the same ones; ``--seeds_a`` and
-``--seeds_b`` choose them, e.g. two sets of seeds of one experiment). It prints, and writes to
+It compares each experiment's final stage (stage 2 of a two-stage row, stage 1 of a single-stage row; ``--stage_a``
+and ``--stage_b`` choose others) on every fold both experiments finished, so that a two-stage row is compared with
+its own stage 1 by ``compare.py table3_concat_scl_cos table1_full_ser_asr``; two sides that are the very same
+runs (a stage 1 shared by both rows) are refused. Each experiment's seeds are paired in order (the same seeds
+when both ran the same ones; ``--seeds_a`` and ``--seeds_b`` choose them, e.g. two sets of seeds of one
+experiment). It prints, and writes to
 ``<output_folder>/comparisons/<A>_vs_<B>.{md,json}``, the difference A - B in UA and WA with a 95% confidence
 interval and p-values from (a) paired tests over the (fold, seed) runs and (b) a paired bootstrap over test
 utterances (``recipes/significance.py`` says how). The exit status is 0, or 2 when the experiments cannot be
@@ -45,8 +48,29 @@ class ComparisonError(RecipeInputError, ValueError):
     """The two experiments cannot be compared; the message says why."""
 
 
+def final_stage(experiment_folder):
+    """The last stage any run of an experiment has a folder of: stage 2 for a two-stage row (finished or not),
+    stage 1 for a single-stage row.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> experiment = tempfile.mkdtemp()
+    >>> os.makedirs(os.path.join(experiment, "seed1", "fold1", "stage1"))
+    >>> final_stage(experiment)
+    'stage1'
+    >>> os.makedirs(os.path.join(experiment, "seed1", "fold2", "stage2"))
+    >>> final_stage(experiment)
+    'stage2'
+    """
+    folders = run_folders(experiment_folder).values()
+    started = {stage for folder in folders for stage in STAGES if os.path.isdir(os.path.join(folder, stage))}
+    return next((stage for stage in reversed(STAGES) if stage in started), STAGES[0])
+
+
 def finished_runs(experiment_folder, stage, seeds=None):
-    """The finished runs of one stage of an experiment: ``{fold: {seed: (test metrics, test predictions)}}``.
+    """The finished runs of one stage of an experiment: ``{fold: {seed: (test metrics, test predictions, the run's
+    real folder)}}``.
 
     Arguments
     ---------
@@ -66,7 +90,8 @@ def finished_runs(experiment_folder, stage, seeds=None):
         metrics = read_json(os.path.join(folder, stage, "test_metrics.json"))
         predictions = read_json(os.path.join(folder, stage, "test_predictions.json"))
         if metrics is not None and predictions is not None:
-            runs.setdefault(run.fold, {})[run.seed] = (metrics, predictions)
+            real = os.path.realpath(os.path.join(folder, stage))
+            runs.setdefault(run.fold, {})[run.seed] = (metrics, predictions, real)
     return runs
 
 
@@ -105,7 +130,9 @@ def paired_runs(runs_a, runs_b):
     return pairs, left_out
 
 
-def compare(output_folder, name_a, name_b, stage=None, seeds_a=None, seeds_b=None, resamples=10000, seed=0):
+def compare(
+    output_folder, name_a, name_b, stage_a=None, stage_b=None, seeds_a=None, seeds_b=None, resamples=10000, seed=0
+):
     """The paired comparison of two experiments (see the module docstring).
 
     Arguments
@@ -113,8 +140,8 @@ def compare(output_folder, name_a, name_b, stage=None, seeds_a=None, seeds_b=Non
     output_folder : str
     name_a, name_b : str
         Experiments (folders) of ``output_folder``.
-    stage : str, optional
-        Default: the last stage both have finished runs of.
+    stage_a, stage_b : str, optional
+        The stage of each side (default: each experiment's final stage, ``final_stage``).
     seeds_a, seeds_b : list of int, optional
     resamples : int
         Bootstrap resamples.
@@ -129,19 +156,33 @@ def compare(output_folder, name_a, name_b, stage=None, seeds_a=None, seeds_b=Non
     for name, folder in folders.items():
         if not run_folders(folder):
             raise ComparisonError(f"{folder} holds no run of {name} (no seed<S>/fold<K> folder).")
-    if stage is None:
-        stage = next((s for s in reversed(STAGES) if all(finished_runs(f, s) for f in folders.values())), STAGES[0])
-    runs_a, runs_b = finished_runs(folders[name_a], stage, seeds_a), finished_runs(folders[name_b], stage, seeds_b)
+    stage_a = stage_a or final_stage(folders[name_a])
+    stage_b = stage_b or final_stage(folders[name_b])
+    runs_a, runs_b = finished_runs(folders[name_a], stage_a, seeds_a), finished_runs(folders[name_b], stage_b, seeds_b)
     pairs, left_out = paired_runs(runs_a, runs_b)
     if not pairs:
         raise ComparisonError(
-            f"{name_a} and {name_b} have no {stage} fold both finished (runs of {name_a}: folds {sorted(runs_a)}; of "
-            f"{name_b}: {sorted(runs_b)})."
+            f"{name_a} ({stage_a}) and {name_b} ({stage_b}) have no fold both finished (runs of {name_a}: folds "
+            f"{sorted(runs_a)}; of {name_b}: {sorted(runs_b)})."
+        )
+    same = [
+        f"fold {fold} seed {seed_a} ({run_a[2]})"
+        for fold, fold_pairs in pairs.items()
+        for (seed_a, run_a), (_, run_b) in fold_pairs
+        if run_a[2] == run_b[2]
+    ]
+    if same:
+        raise ComparisonError(
+            f"{name_a} {stage_a} and {name_b} {stage_b} are the very same runs ({'; '.join(same)}): there is nothing "
+            "to compare. Compare another stage (--stage_a, --stage_b; by default each experiment's final stage) or "
+            "other seeds (--seeds_a, --seeds_b)."
         )
     result = {
         "a": name_a,
         "b": name_b,
-        "stage": stage,
+        "stage": stage_a if stage_a == stage_b else f"{stage_a} vs {stage_b}",
+        "stage_a": stage_a,
+        "stage_b": stage_b,
         "folds": sorted(pairs),
         "seeds_a": sorted({sa for fold_pairs in pairs.values() for (sa, _), _ in fold_pairs}),
         "seeds_b": sorted({sb for fold_pairs in pairs.values() for _, (sb, _) in fold_pairs}),
@@ -152,13 +193,13 @@ def compare(output_folder, name_a, name_b, stage=None, seeds_a=None, seeds_b=Non
     per_run = {metric: ([], []) for metric in ("UA", "WA")}
     folds = []
     for fold, fold_pairs in pairs.items():
-        for (_, (metrics_a, _)), (_, (metrics_b, _)) in fold_pairs:
+        for (_, (metrics_a, *_)), (_, (metrics_b, *_)) in fold_pairs:
             for metric, (values_a, values_b) in per_run.items():
                 values_a.append(metrics_a[metric])
                 values_b.append(metrics_b[metric])
         folds.append(_fold_predictions(fold, fold_pairs, name_a, name_b))
     result["runs"] = {
-        metric: {"a_mean": float(np.mean(a)), "b_mean": float(np.mean(b)), **paired_runs_test(a, b)}
+        metric: {"a_mean": float(np.mean(a)), "b_mean": float(np.mean(b)), **paired_runs_test(a, b, limits=(-100, 100))}
         for metric, (a, b) in per_run.items()
     }
     result["utterances"] = paired_bootstrap(folds, n_classes=len(EMOTIONS), n_resamples=resamples, seed=seed)
@@ -169,7 +210,7 @@ def _fold_predictions(fold, fold_pairs, name_a, name_b):
     """``(truth, predictions of A [seeds, utterances], predictions of B)`` of one fold, utterances aligned by id."""
     seeds_predictions = {"a": [], "b": []}
     reference = None
-    for (_, (_, records_a)), (_, (_, records_b)) in fold_pairs:
+    for (_, (_, records_a, _)), (_, (_, records_b, _)) in fold_pairs:
         for side, records, name in (("a", records_a, name_a), ("b", records_b, name_b)):
             by_id = {record["id"]: record for record in records}
             if reference is None:
@@ -189,21 +230,21 @@ def comparison_markdown(result):
     runs, utterances = result["runs"], result["utterances"]
     n_runs = runs["UA"]["n"]
     lines = [
-        f"# {result['a']} vs {result['b']} ({result['stage']})",
+        f"# {result['a']} ({result['stage_a']}) vs {result['b']} ({result['stage_b']})",
         "",
         f"Folds {', '.join(map(str, result['folds']))}; seeds of {result['a']}: "
         f"{', '.join(map(str, result['seeds_a']))}; of {result['b']}: {', '.join(map(str, result['seeds_b']))} "
         f"({n_runs} paired runs, {utterances['utterances']} test utterances per seed).",
         "",
-        f"| metric | {result['a']} | {result['b']} | difference A - B | 95% CI (runs) | t-test p | Wilcoxon p | "
-        "95% CI (utterances) | bootstrap p |",
+        f"| metric | {result['a']} | {result['b']} | difference A - B | 95% CI ({n_runs} runs) | t-test p | "
+        "Wilcoxon p | 95% CI (utterances) | bootstrap p |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for metric in ("UA", "WA"):
         r, u = runs[metric], utterances[metric]
         lines.append(
             f"| {metric} | {r['a_mean']:.2f} | {r['b_mean']:.2f} | {r['difference']:+.2f} | "
-            f"[{r['low']:+.2f}, {r['high']:+.2f}] | {_p(r['t_test_p'])} | {_p(r['wilcoxon_p'])} | "
+            f"{_interval(r)} | {_p(r['t_test_p'])} | {_p(r['wilcoxon_p'])} | "
             f"[{u['low']:+.2f}, {u['high']:+.2f}] | {_p(u['p'], utterances['n_resamples'])} |"
         )
     verdict = (
@@ -222,6 +263,12 @@ def comparison_markdown(result):
     if result["runs_left_out"]:
         lines += [f"Runs without a partner, left out: {', '.join(result['runs_left_out'])}.", ""]
     return "\n".join(lines)
+
+
+def _interval(runs):
+    if runs["low"] is None:
+        return f"none: {runs['n']} runs are too few (the t-interval leaves -100 to +100)"
+    return f"[{runs['low']:+.2f}, {runs['high']:+.2f}]"
 
 
 def _p(value, resamples=None):
@@ -249,7 +296,8 @@ def main(argv=None):
     parser.add_argument("a", help="experiment A (a folder of --output_folder)")
     parser.add_argument("b", help="experiment B")
     parser.add_argument("--output_folder", default="results/folds", help="run_folds.py's (default: %(default)s)")
-    parser.add_argument("--stage", choices=STAGES, help="default: the final stage both finished")
+    parser.add_argument("--stage_a", choices=STAGES, help="A's stage (default: A's final stage)")
+    parser.add_argument("--stage_b", choices=STAGES, help="B's stage (default: B's final stage)")
     parser.add_argument("--seeds_a", nargs="+", type=int, help="seeds of A to use (default: all)")
     parser.add_argument("--seeds_b", nargs="+", type=int, help="seeds of B to use (default: all)")
     parser.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples (default: %(default)s)")
@@ -260,7 +308,8 @@ def main(argv=None):
             args.output_folder,
             args.a,
             args.b,
-            args.stage,
+            args.stage_a,
+            args.stage_b,
             args.seeds_a,
             args.seeds_b,
             args.resamples,

@@ -42,7 +42,7 @@ import yaml
 from custom_modules.constants import SAMPLE_RATE
 from custom_modules.ctc_units import ctc_record
 from custom_modules.encoder import receptive_field
-from custom_modules.errors import RecipeInputError
+from custom_modules.errors import INPUT_ERROR_EXIT, RecipeInputError
 from custom_modules.handoff import load_trained_run, read_model_config, stage1_folder_of
 from recipes.inference_bundle import write_custom_interface
 from recipes.model_card import DEFAULT_LICENSE, model_card
@@ -499,7 +499,7 @@ def main(argv=None):
         # ExportError, and the hand-off's messages (a run without model_config.json or checkpoints, a stage-2 run
         # whose stage-1 folder is gone) name the missing file and the fix.
         print(f"export.py: error: cannot export {args.experiment_folder}: {error}", file=sys.stderr)
-        return 1
+        return INPUT_ERROR_EXIT
     if args.push_to_hub:
         from recipes.upload import main as upload
 

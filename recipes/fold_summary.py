@@ -32,7 +32,7 @@ from custom_modules.metrics import confusion_summary
 from custom_modules.metrics_log import METRICS_LOG, read_metrics_log
 from recipes.fold_layout import RECORD_FILE, STAGES, run_folders
 from recipes.fold_plots import write_plots
-from recipes.significance import mean_and_interval
+from recipes.significance import PERCENT, mean_and_interval
 
 RECIPES = os.path.dirname(os.path.abspath(__file__))
 EXPERIMENTS_FILE = os.path.join(RECIPES, "experiments.yaml")
@@ -215,7 +215,8 @@ def summarize_stage(run_results):
     for key in METRICS:
         values = [row[key] for row in rows if key in row]
         if len(values) == len(rows):
-            interval = mean_and_interval(values)
+            # WER can pass 100 (insertions); the other metrics cannot.
+            interval = mean_and_interval(values, limits=(0.0, None) if key == "WER" else PERCENT)
             mean[key], std[key] = interval["mean"], interval["std"]
             ci95[key] = None if interval["low"] is None else [interval["low"], interval["high"]]
     labels = run_results[runs[0]]["metrics"]["labels"]
@@ -381,15 +382,19 @@ def format_mean_std(mean, std, digits=2):
     return f"{mean:.{digits}f}" if std is None else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def format_interval(interval, digits=2):
-    """``[low, high]`` as text (empty when there is no interval).
+def format_interval(interval, runs=None, digits=2):
+    """``[low, high]`` as text, with the number of runs behind it when given; without an interval (one run, or so
+    few that the t-interval leaves the metric's range), why.
 
     Example
     -------
-    >>> format_interval([69.5, 73.25]), format_interval(None)
-    ('[69.50, 73.25]', '')
+    >>> format_interval([69.5, 73.25]), format_interval([69.5, 73.25], runs=15), format_interval(None, runs=2)
+    ('[69.50, 73.25]', '[69.50, 73.25] (15 runs)', 'no interval: 2 runs are too few')
     """
-    return "" if interval is None else f"[{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
+    if interval is None:
+        return "" if runs is None else f"no interval: {runs} run{'s are' if runs > 1 else ' is'} too few"
+    text = f"[{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
+    return text if runs is None else f"{text} ({runs} runs)"
 
 
 def stage_table(block):
@@ -418,7 +423,7 @@ def stage_table(block):
         )
     means = [format_mean_std(block["mean"][key], block["std"][key]) for key in columns]
     lines.append("| mean ± std | | " + " | ".join(means) + " | | | |")
-    intervals = [format_interval(block["ci95"].get(key)) for key in columns]
+    intervals = [format_interval(block["ci95"].get(key), len(block["runs"])) for key in columns]
     lines.append("| 95% CI of the mean | | " + " | ".join(intervals) + " | | | |")
     pooled = block["pooled"]
     pooled_cells = [f"{pooled[k]:.2f}" if k in ("UA", "WA") else "" for k in columns]
@@ -478,13 +483,16 @@ def summary_markdown(summary):
     lines += [
         f"**Ours ({summary['runs']} run(s): folds {', '.join(map(str, summary['folds']))}; seeds "
         f"{', '.join(map(str, summary['seeds']))})**: "
-        f"UA {format_mean_std(final['mean']['UA'], final['std']['UA'])} {format_interval(final['ci95'].get('UA'))}, "
-        f"WA {format_mean_std(final['mean']['WA'], final['std']['WA'])} {format_interval(final['ci95'].get('WA'))} "
+        f"UA {format_mean_std(final['mean']['UA'], final['std']['UA'])} "
+        f"{format_interval(final['ci95'].get('UA'), summary['runs'])}, "
+        f"WA {format_mean_std(final['mean']['WA'], final['std']['WA'])} "
+        f"{format_interval(final['ci95'].get('WA'), summary['runs'])} "
         f"(mean ± std over runs, 95% confidence interval of the mean); "
         f"pooled UA {final['pooled']['UA']:.2f}, WA {final['pooled']['WA']:.2f}.",
         "",
         "Metrics in % (WER: word error rate of the CTC head). std: " + summary["std"] + ". 95% CI: t-interval of "
-        "the mean over runs (folds x seeds). pooled: from the confusion matrix summed over the test utterances of "
+        "the mean over runs (folds x seeds), not given when the runs are too few for one inside the metric's range "
+        "(0-100). pooled: from the confusion matrix summed over the test utterances of "
         "all folds of a seed, averaged over seeds. epoch: the checkpoint tested (best validation UA). wall time: of "
         "the stage's training run. Whether two experiments differ: `python recipes/compare.py A B`.",
         "",

@@ -36,6 +36,7 @@ import torch
 
 from custom_modules.constants import SAMPLE_RATE
 from custom_modules.data import build_label_encoders, build_tokenizer
+from custom_modules.errors import above, at_least
 from recipes.benchmark import (
     _device_name,
     _synchronize,
@@ -62,10 +63,10 @@ def parse_args(argv=None):
     parser.add_argument("--device", default="cuda", help="cuda, cuda:N, or cpu (to check the script)")
     parser.add_argument("--architecture", default="xls-r-300m", choices=sorted(ARCHITECTURES))
     parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
-    parser.add_argument("--batch_size", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=6.0, help="duration of each utterance of the batch")
-    parser.add_argument("--repeats", type=int, default=3, help="timed steps per setting (median reported)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    parser.add_argument("--batch_size", type=at_least(1), default=8)
+    parser.add_argument("--seconds", type=above(0), default=6.0, help="duration of each utterance of the batch")
+    parser.add_argument("--repeats", type=at_least(1), default=3, help="timed steps per setting (median reported)")
+    parser.add_argument("--warmup", type=at_least(0), default=1, help="untimed steps first")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output_json", default=None)
     return parser.parse_args(argv)

@@ -52,6 +52,43 @@ SPEECHBRAIN = """@misc{speechbrainV1,
 }"""
 
 
+def training_corpus(metrics):
+    """What the model was trained on, as preparation recorded it (``test_metrics.json``'s ``corpus``): IEMOCAP
+    only when its 4-class counts match the full release; a generated or partial corpus must not be published as
+    IEMOCAP.
+
+    Arguments
+    ---------
+    metrics : dict
+        The run's ``test_metrics.json`` (empty for an unfinished run).
+
+    Returns
+    -------
+    dict
+        ``iemocap`` (True, False, or None when not recorded), ``name`` (for the card's text) and ``dataset``
+        (the Hub dataset id, or None).
+
+    Example
+    -------
+    >>> training_corpus({"corpus": {"utterances": 5531, "matches_full_release": True}})["name"]
+    'IEMOCAP'
+    >>> training_corpus({"corpus": {"utterances": 193, "matches_full_release": False}})["name"]
+    "a corpus in IEMOCAP's format that is not the full release (193 4-class utterances, not 5,531; ...)"
+    """
+    corpus = (metrics or {}).get("corpus") or {}
+    matches = corpus.get("matches_full_release")
+    if matches:
+        return {"iemocap": True, "name": "IEMOCAP", "dataset": "iemocap"}
+    if matches is None:
+        name = "a corpus in IEMOCAP's format (whether it is the full release was not recorded: no test results)"
+        return {"iemocap": None, "name": name, "dataset": None}
+    name = (
+        f"a corpus in IEMOCAP's format that is not the full release ({corpus.get('utterances', '?')} 4-class "
+        "utterances, not 5,531; e.g. the recipe's generated corpus)"
+    )
+    return {"iemocap": False, "name": name, "dataset": None}
+
+
 def front_matter(model, repo_id, license_id=DEFAULT_LICENSE):
     """The card's YAML front matter (between ``---`` lines), from ``huggingface_hub.ModelCardData``.
 
@@ -68,14 +105,16 @@ def front_matter(model, repo_id, license_id=DEFAULT_LICENSE):
     str
     """
     metrics = model["metrics"]
+    corpus = training_corpus(metrics)
     results = []
     if metrics:
         session = metrics.get("test_session")
         common = {
             "task_type": "audio-classification",
             "task_name": "Speech emotion recognition (4 classes)",
-            "dataset_type": "iemocap",
-            "dataset_name": f"IEMOCAP, session {session} held out",
+            "dataset_type": corpus["dataset"] or "iemocap-format",
+            "dataset_name": f"{'IEMOCAP' if corpus['iemocap'] else 'IEMOCAP-format corpus'}, session {session} "
+            "held out",
             "dataset_split": f"session{session}",
         }
         results = [
@@ -89,7 +128,7 @@ def front_matter(model, repo_id, license_id=DEFAULT_LICENSE):
             ),
         ]
     tags = ["speechbrain", "audio-classification", "emotion-recognition", "speech-emotion-recognition"]
-    tags += [model["backbone"]["model_type"], "adapters", "iemocap", "pytorch"]
+    tags += [model["backbone"]["model_type"], "adapters"] + ["iemocap"] * bool(corpus["iemocap"]) + ["pytorch"]
     if model["encoder"].get("finetune") == "adapters":
         tags.insert(-2, "lora")
     data = ModelCardData(
@@ -98,7 +137,7 @@ def front_matter(model, repo_id, license_id=DEFAULT_LICENSE):
         library_name="speechbrain",
         pipeline_tag="audio-classification",
         tags=tags,
-        datasets=["iemocap"],
+        datasets=[corpus["dataset"]] if corpus["dataset"] else None,
         metrics=["accuracy", "recall"],
         base_model=model["backbone"]["hub_id"],
         model_name=repo_id or model["title"],
@@ -139,7 +178,8 @@ def model_card(model, repo_id=None, license_id=DEFAULT_LICENSE):
         "This model recognises **emotion in English speech** as one of four classes (neutral, happy, angry, sad)"
         + (f", and also gives {' and '.join(extras)}" if extras else "")
         + f". It was trained with the SpeechBrain recipe of *Enhancing Two-stage Finetuning for Speech Emotion "
-        f"Recognition Using Adapters* (Gao, Shi, Chu, Kawahara, ICASSP 2024) on IEMOCAP, {model['summary']}",
+        f"Recognition Using Adapters* (Gao, Shi, Chu, Kawahara, ICASSP 2024) on {training_corpus(metrics)['name']}, "
+        f"{model['summary']}",
         "",
         "Audio of any sample rate is resampled to 16 kHz and several channels are averaged to mono.",
         "",
@@ -253,8 +293,10 @@ def _results(metrics):
     if not metrics:
         return ["The run was exported before its test evaluation (`--allow_unfinished`): no test results."]
     session = metrics.get("test_session")
+    corpus = training_corpus(metrics)
     lines = [
-        f"IEMOCAP session {session} held out (leave-one-session-out fold {session}), "
+        f"{'IEMOCAP' if corpus['iemocap'] else 'The corpus'}'s session {session} held out (leave-one-session-out "
+        f"fold {session}{'' if corpus['iemocap'] else ', ' + corpus['name']}), "
         f"{metrics.get('count', '?')} test utterances, checkpoint of best validation UA (epoch "
         f"{metrics.get('epoch', '?')}):",
         "",

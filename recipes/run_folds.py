@@ -980,7 +980,7 @@ def main(argv=None):
             with FolderLock(runner.experiment_folder, [os.path.basename(sys.executable), *sys.argv]):
                 failures = runner.run()
     except (RunFoldsError, DeviceError, OverrideError, SummaryError, FolderInUseError, IEMOCAPError) as error:
-        print(f"run_folds.py: {error}", file=sys.stderr)
+        print(f"run_folds.py: error: {error}", file=sys.stderr)
         return 2
     except Interrupted as stop:
         if stop.on_slurm:

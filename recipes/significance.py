@@ -27,34 +27,56 @@ from scipy import stats
 CONFIDENCE = 0.95
 
 
-def mean_and_interval(values, confidence=CONFIDENCE):
+# The range of a metric in %: an interval past it says that its runs are too few for the t-interval, not where
+# the metric may be.
+PERCENT = (0.0, 100.0)
+
+
+def mean_and_interval(values, confidence=CONFIDENCE, limits=None):
     """Mean, sample standard deviation and t-interval of the mean of independent results (e.g. folds x seeds).
 
     Arguments
     ---------
     values : sequence of float
     confidence : float
+    limits : tuple, optional
+        The metric's range (``PERCENT``; None for an end without a limit): a t-interval that leaves it is not
+        given, and ``too_few`` says so.
 
     Returns
     -------
     dict
-        ``mean``, ``std`` (n - 1 denominator), ``low``, ``high``, ``n``; std and interval are None for one value.
+        ``mean``, ``std`` (n - 1 denominator), ``low``, ``high``, ``n`` and ``too_few`` (True when there is no
+        interval: one value, or too few for one inside ``limits``); std is None for one value.
 
     Example
     -------
     >>> summary = mean_and_interval([70.0, 72.0, 74.0])
-    >>> summary["mean"], summary["std"], round(summary["low"], 2), round(summary["high"], 2)
-    (72.0, 2.0, 67.03, 76.97)
+    >>> summary["mean"], summary["std"], round(summary["low"], 2), round(summary["high"], 2), summary["too_few"]
+    (72.0, 2.0, 67.03, 76.97, False)
+    >>> summary = mean_and_interval([10.0, 90.0], limits=PERCENT)  # two runs: the t-interval leaves 0-100
+    >>> summary["low"], summary["high"], summary["too_few"]
+    (None, None, True)
     """
     values = np.asarray(values, dtype=float)
     summary = {"mean": float(values.mean()), "std": None, "low": None, "high": None, "n": int(values.size)}
     if values.size > 1:
         low, high = stats.ttest_1samp(values, 0.0).confidence_interval(confidence)
-        summary.update(std=float(values.std(ddof=1)), low=float(low), high=float(high))
+        summary["std"] = float(values.std(ddof=1))
+        if _inside(low, high, limits):
+            summary.update(low=float(low), high=float(high))
+    summary["too_few"] = summary["low"] is None
     return summary
 
 
-def paired_runs_test(a, b, confidence=CONFIDENCE):
+def _inside(low, high, limits):
+    if limits is None:
+        return True
+    bottom, top = limits
+    return (bottom is None or low >= bottom) and (top is None or high <= top)
+
+
+def paired_runs_test(a, b, confidence=CONFIDENCE, limits=None):
     """Paired comparison of two systems' results on the same runs (folds x seeds): A - B.
 
     Arguments
@@ -62,12 +84,16 @@ def paired_runs_test(a, b, confidence=CONFIDENCE):
     a, b : sequence of float
         The metric of each run, in the same (fold, seed) order.
     confidence : float
+    limits : tuple, optional
+        The range of a difference (``-100, 100`` for a metric in %): a t-interval past it is not given (``low``
+        and ``high`` None, ``too_few`` True).
 
     Returns
     -------
     dict
-        ``difference`` (mean of A - B), ``low``, ``high`` (t-interval), ``t_test_p`` (paired t-test),
-        ``wilcoxon_p`` (Wilcoxon signed-rank test), ``n``; both p-values are 1.0 when every difference is zero.
+        ``difference`` (mean of A - B), ``low``, ``high`` (t-interval), ``too_few``, ``t_test_p`` (paired
+        t-test), ``wilcoxon_p`` (Wilcoxon signed-rank test), ``n``; both p-values are 1.0 when every difference
+        is zero.
 
     Example
     -------
@@ -82,10 +108,12 @@ def paired_runs_test(a, b, confidence=CONFIDENCE):
     result = {"difference": float(differences.mean()), "n": int(a.size)}
     if not np.any(differences):
         # Identical results: both tests are undefined (no spread, no signed ranks), and nothing differs.
-        return {**result, "low": 0.0, "high": 0.0, "t_test_p": 1.0, "wilcoxon_p": 1.0}
+        return {**result, "low": 0.0, "high": 0.0, "too_few": False, "t_test_p": 1.0, "wilcoxon_p": 1.0}
     t_test = stats.ttest_rel(a, b)
     low, high = t_test.confidence_interval(confidence)
-    result.update(low=float(low), high=float(high), t_test_p=float(t_test.pvalue))
+    inside = _inside(low, high, limits)
+    result.update(low=float(low) if inside else None, high=float(high) if inside else None, too_few=not inside)
+    result["t_test_p"] = float(t_test.pvalue)
     result["wilcoxon_p"] = float(stats.wilcoxon(a, b).pvalue)
     return result
 

@@ -67,6 +67,24 @@ def write_timeline(rows, csv_path, labels):
     return kept
 
 
+def timeline_subtitle(rows, window_s, hop_s):
+    """What the plot shows: the windows and their hop, or the single window of a recording shorter than one.
+
+    Example
+    -------
+    >>> timeline_subtitle([{"start_s": 0.0, "end_s": 3.0}, {"start_s": 1.0, "end_s": 4.0}], 3.0, 1.0)
+    'emotion over time: 3 s windows every 1 s, classified independently'
+    >>> timeline_subtitle([{"start_s": 0.0, "end_s": 2.4}], 3.0, 1.0)
+    'one window: the whole recording (2.4 s, shorter than the 3 s window)'
+    """
+    if len(rows) == 1:
+        end = rows[0]["end_s"]
+        if end - rows[0]["start_s"] < window_s:
+            return f"one window: the whole recording ({end:g} s, shorter than the {window_s:g} s window)"
+        return f"one window of {window_s:g} s: the whole recording ({end:g} s)"
+    return f"emotion over time: {window_s:g} s windows every {hop_s:g} s, classified independently"
+
+
 def plot_timeline(rows, png_path, title, window_s, hop_s):
     """Draws the timeline: each emotion's probability stacked over time (at window centres), and a strip of the
     most likely emotion per window.
@@ -99,7 +117,7 @@ def plot_timeline(rows, png_path, title, window_s, hop_s):
     top.stackplot(times, probabilities, labels=names, colors=colors)
     top.set_ylim(0, 1)
     top.set_ylabel("probability")
-    top.set_title(f"{title}\nemotion over time: {window_s:g} s windows every {hop_s:g} s, classified independently")
+    top.set_title(f"{title}\n{timeline_subtitle(rows, window_s, hop_s)}")
     top.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     top.grid(axis="y", alpha=0.3)
     best = [[labels.index(row["emotion"]) for row in rows]]
@@ -134,7 +152,13 @@ def main(argv=None):
         epilog="Exit status: 0 every file done, 1 some file failed, 2 unusable model or input.",
     )
     parser.add_argument("--model", required=True, help="exported model folder (recipes/export.py)")
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="audio file, folder, or list file (.txt/.lst/.list)")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="audio file, folder, or list file (.txt/.lst/.list: one file or folder per line, # for comments; "
+        "relative paths in a list file are read from the list file's folder)",
+    )
     parser.add_argument("--window_s", type=float, default=3.0, help="window length in seconds (default: 3)")
     parser.add_argument("--hop_s", type=float, default=1.0, help="step between windows in seconds (default: 1)")
     parser.add_argument("--batch_size", type=int, default=16, help="windows per forward pass (default: 16)")

@@ -8,7 +8,7 @@ import shlex
 import pytest
 import yaml
 
-from recipes.compare import compare
+from recipes.compare import ComparisonError, compare, comparison_markdown
 from recipes.fold_summary import load_experiments
 from tests.conftest import FAST_TRAINING, run_recipe
 from tests.test_run_folds import RUN_FOLDS, load_json, run_failing
@@ -78,3 +78,53 @@ def test_command_writes_the_comparison_and_refuses_an_experiment_without_runs(ca
     log = run_failing("recipes/compare.py", ROW, "table3_no_fusion", "--output_folder", calibration_runs)
     assert "compare.py: error: " in log and "holds no run of table3_no_fusion" in log and "Traceback" not in log
     assert not os.path.exists(os.path.join(calibration_runs, "comparisons", f"{ROW}_vs_table3_no_fusion.md"))
+
+
+def fake_experiment(root, name, stage_ua, seeds=(1, 2), folds=(1, 2), shared_stage1_of=None):
+    """An experiment folder of finished runs without training: ``stage_ua`` maps a stage to the UA of every run
+    (the share of its 8 test utterances predicted right, in %); a stage 1 shared with another experiment is a link
+    to its folder, as run_folds.py makes it."""
+    labels = ["neu", "hap", "ang", "sad"] * 2
+    for seed in seeds:
+        for fold in folds:
+            run = root / name / f"seed{seed}" / f"fold{fold}"
+            run.mkdir(parents=True)
+            if shared_stage1_of:
+                (run / "stage1").symlink_to(root / shared_stage1_of / f"seed{seed}" / f"fold{fold}" / "stage1")
+            for stage, ua in stage_ua.items():
+                right = round(len(labels) * ua[(seed + fold) % len(ua)] / 100)
+                predictions = [
+                    {
+                        "id": f"Ses0{fold}F_impro01_F{index:03d}",
+                        "emo": label,
+                        "emo_pred": label if index < right else "neu",
+                    }
+                    for index, label in enumerate(labels)
+                ]
+                (run / stage).mkdir()
+                (run / stage / "test_predictions.json").write_text(json.dumps(predictions))
+                metrics = {"UA": ua[(seed + fold) % len(ua)], "WA": ua[(seed + fold) % len(ua)]}
+                (run / stage / "test_metrics.json").write_text(json.dumps(metrics))
+
+
+def test_each_experiments_final_stage_is_compared_and_the_same_runs_are_refused(tmp_path):
+    fake_experiment(tmp_path, "two_stage", {"stage1": [50.0, 62.5], "stage2": [75.0, 100.0]})
+    fake_experiment(tmp_path, "single_stage", {}, shared_stage1_of="two_stage")
+    result = compare(str(tmp_path), "two_stage", "single_stage", resamples=200)
+    assert (result["stage_a"], result["stage_b"]) == ("stage2", "stage1")
+    assert result["runs"]["UA"]["difference"] == 31.25 and result["runs"]["UA"]["n"] == 4
+    with pytest.raises(ComparisonError, match="two_stage stage1 and single_stage stage1 are the very same runs"):
+        compare(str(tmp_path), "two_stage", "single_stage", stage_a="stage1", resamples=200)
+    log = run_failing(
+        "recipes/compare.py", "two_stage", "single_stage", "--stage_a", "stage1", "--output_folder", tmp_path
+    )
+    assert "compare.py: error: " in log and "fold 1 seed 1 (" in log and "Traceback" not in log
+
+
+def test_an_interval_of_too_few_runs_is_not_printed_past_the_metrics_range(tmp_path):
+    fake_experiment(tmp_path, "a", {"stage1": [12.5, 100.0]}, seeds=(1, 2), folds=(1,))
+    fake_experiment(tmp_path, "b", {"stage1": [50.0, 50.0]}, seeds=(1, 2), folds=(1,))
+    result = compare(str(tmp_path), "a", "b", resamples=200)
+    assert result["runs"]["UA"]["too_few"] and result["runs"]["UA"]["low"] is None
+    markdown = comparison_markdown(result)
+    assert "95% CI (2 runs)" in markdown and "none: 2 runs are too few" in markdown

@@ -245,8 +245,12 @@ def test_model_card_has_the_hub_front_matter_and_what_speechbrains_cards_say(exp
         front = yaml.safe_load(text.split("---\n")[1])
         metrics = json.loads(Path(exported[stage], "test_metrics.json").read_text(encoding="utf-8"))
         assert front["library_name"] == "speechbrain" and front["pipeline_tag"] == "audio-classification"
-        assert front["language"] == "en" and front["datasets"] == ["iemocap"] and front["license"] == "apache-2.0"
-        assert {"speechbrain", "emotion-recognition", "iemocap"} <= set(front["tags"])
+        assert front["language"] == "en" and front["license"] == "apache-2.0"
+        assert {"speechbrain", "emotion-recognition"} <= set(front["tags"])
+        # Trained on the generated corpus (preparation: not the full release): the card must not say IEMOCAP.
+        assert metrics["corpus"]["matches_full_release"] is False
+        assert "datasets" not in front and "iemocap" not in front["tags"]
+        assert "on a corpus in IEMOCAP's format that is not the full release" in text and "on IEMOCAP," not in text
         assert "accuracy" in front["metrics"]
         (result,) = front["model-index"][0]["results"]
         assert result["task"]["type"] == "audio-classification"
@@ -365,3 +369,16 @@ def test_folded_lora_export_predicts_the_unfolded_models_log_probabilities_on_th
         unfolded_log_prob = unfolded.classify_file(path, log_probs=True)[0]
         largest = max(largest, float((folded_log_prob - unfolded_log_prob).abs().max()))
     assert len(test_set) > 30 and largest <= 1e-4, f"max |log p folded - log p unfolded| = {largest}"
+
+
+def test_model_card_names_iemocap_only_for_a_corpus_that_matches_the_full_release():
+    from recipes.model_card import front_matter, training_corpus
+
+    full = {"corpus": {"utterances": 5531, "matches_full_release": True}, "test_session": 1, "WA": 70.0, "UA": 71.0}
+    model = {"metrics": full, "backbone": {"model_type": "wav2vec2", "hub_id": None}, "encoder": {}, "title": "t"}
+    front = yaml.safe_load(front_matter(model, None).split("---\n")[1])
+    assert front["datasets"] == ["iemocap"] and "iemocap" in front["tags"] and training_corpus(full)["iemocap"]
+    generated = {**full, "corpus": {"utterances": 193, "matches_full_release": False}}
+    front = yaml.safe_load(front_matter({**model, "metrics": generated}, None).split("---\n")[1])
+    assert "datasets" not in front and "iemocap" not in front["tags"]
+    assert front["model-index"][0]["results"][0]["dataset"]["name"] == "IEMOCAP-format corpus, session 1 held out"

@@ -268,3 +268,35 @@ def test_preparation_alone_writes_the_manifests_training_writes(generated_corpus
         == 0
     )
     assert load_splits(alone) == load_splits(hparams["manifest_folder"])
+
+
+@pytest.mark.parametrize("damaged", ["train.json", "test.json", "prepare_options.json"])
+def test_a_damaged_manifest_or_record_is_prepared_again_not_trusted(generated_corpus, tmp_path, caplog, damaged):
+    folder = str(tmp_path)
+    prepare_iemocap(generated_corpus[1], folder, test_session=1)
+    whole = {name: (tmp_path / name).read_text() for name in ("train.json", "valid.json", "test.json")}
+    path = tmp_path / damaged
+    path.write_text(path.read_text()[: len(path.read_text()) // 2])  # cut short, as by a full disk
+    with caplog.at_level("INFO"):
+        prepare_iemocap(generated_corpus[1], folder, test_session=1)
+    assert f"{path} is damaged" in caplog.text and "preparing again" in caplog.text
+    assert "Skipping IEMOCAP preparation" not in caplog.text
+    assert {name: (tmp_path / name).read_text() for name in whole} == whole
+    # Whole JSON that lost entries is damaged too.
+    (tmp_path / "valid.json").write_text("{}")
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        prepare_iemocap(generated_corpus[1], folder, test_session=1)
+    assert "valid.json is damaged (0 entries where preparation wrote" in caplog.text
+    assert (tmp_path / "valid.json").read_text() == whole["valid.json"]
+
+
+def test_label_encoders_and_tokenizer_are_written_again_at_every_start(tmp_path):
+    from custom_modules.data import build_label_encoders, build_tokenizer
+
+    build_label_encoders(str(tmp_path)), build_tokenizer(str(tmp_path))
+    whole = {path.name: path.read_text() for path in tmp_path.iterdir()}
+    for path in tmp_path.iterdir():
+        path.write_text(path.read_text()[:5])
+    build_label_encoders(str(tmp_path)), build_tokenizer(str(tmp_path))
+    assert {path.name: path.read_text() for path in tmp_path.iterdir()} == whole

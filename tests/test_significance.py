@@ -73,3 +73,17 @@ def test_bootstrap_refuses_predictions_of_other_utterances_or_seeds():
     truth = np.zeros(10, dtype=int)
     with pytest.raises(ValueError, match="every seed on the same utterances"):
         paired_bootstrap([(truth, np.zeros((2, 10), int), np.zeros((3, 10), int))], n_classes=4, n_resamples=10)
+
+
+def test_an_interval_never_leaves_the_metrics_range_without_saying_why():
+    from recipes.fold_summary import format_interval
+    from recipes.significance import PERCENT
+
+    two_runs = mean_and_interval([69.0, 79.56], limits=PERCENT)  # the t-interval: [7.19, 141.37]
+    assert two_runs["too_few"] and two_runs["low"] is None and two_runs["std"] is not None
+    assert format_interval(None, runs=2) == "no interval: 2 runs are too few"
+    fifteen = mean_and_interval(np.linspace(60.0, 80.0, 15), limits=PERCENT)
+    assert 0 < fifteen["low"] < fifteen["high"] < 100 and not fifteen["too_few"]
+    assert format_interval([fifteen["low"], fifteen["high"]], runs=15).endswith("(15 runs)")
+    wide = paired_runs_test([10.0, 90.0], [50.0, 50.0], limits=(-100, 100))
+    assert wide["too_few"] and wide["low"] is None and wide["high"] is None

@@ -215,3 +215,28 @@ def test_timeline_cli_writes_a_csv_and_a_png_per_recording_and_reports_a_bad_one
             assert sum(float(row[f"prob_{label}"]) for label in EMOTIONS) == pytest.approx(1.0, abs=1e-3)
         png = (out / f"{name}.png").read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 20000
+
+
+def test_classify_names_timeline_py_for_a_file_longer_than_the_cap_and_a_short_recordings_plot_one_window(
+    exported, held_out_files, tmp_path, capsys
+):
+    from recipes import classify
+    from recipes.timeline import timeline_subtitle
+
+    long_file = write_float_wav(tmp_path / "long.wav", 0.1 * np.random.default_rng(0).standard_normal(80000), 16000)
+    assert classify.main(["--model", exported["stage2"], str(long_file), "--max_batch_seconds", "2", "--json"]) == 1
+    (line,) = capsys.readouterr().out.splitlines()
+    assert "follow it through time with recipes/timeline.py, or raise --max_batch_seconds" in json.loads(line)["error"]
+    assert timeline_subtitle([{"start_s": 0.0, "end_s": 2.4}], 3.0, 1.0).startswith("one window: the whole recording")
+    assert "every" not in timeline_subtitle([{"start_s": 0.0, "end_s": 2.4}], 3.0, 1.0)
+
+
+def test_the_list_file_rule_is_in_the_help_of_classify_and_timeline(capsys):
+    from recipes import classify, timeline
+
+    for program in (classify, timeline):
+        with pytest.raises(SystemExit):
+            program.main(["--help"])
+        assert "relative paths in a list file are read from the list file's folder" in " ".join(
+            capsys.readouterr().out.split()
+        )
