@@ -26,7 +26,7 @@ from custom_modules.data import unbuilt_hparams
 from custom_modules.encoder import FINETUNE_MODES
 from custom_modules.errors import RecipeInputError
 from custom_modules.heads import AUX_TASKS
-from custom_modules.losses import SCL_KINDS
+from custom_modules.losses import CTC_REDUCTIONS, SCL_KINDS
 
 
 class SettingsError(RecipeInputError, ValueError):
@@ -129,13 +129,16 @@ SETTINGS = {
     "freeze_feature_encoder": Setting("bool", "keep the CNN feature encoder frozen (the paper)"),
     "cache_cnn_features": Setting("bool", "compute the frozen CNN's output once per utterance"),
     "gradient_checkpointing": Setting("bool", "recompute each layer's activations in the backward pass"),
+    "spec_augment": Setting("bool", "the backbone's own SpecAugment in training"),
     "aux_tasks": Setting("subset", "the auxiliary tasks beside emotion", choices=AUX_TASKS),
     "aux_weight": Setting("number", "the weight of each auxiliary task's loss", low=0),
+    "ctc_reduction": Setting("choice", "the CTC loss's scale", choices=CTC_REDUCTIONS),
     "scl": Setting("choice", "the self-contrastive loss", choices=SCL_KINDS),
     "scl_weight": Setting("number", "the weight of the self-contrastive loss", low=0),
     "fusion": Setting("bool", "the emotion classifier reads the gender and style latents too"),
     "finetune": Setting("choice", "what of the backbone trains", choices=FINETUNE_MODES),
     "task_adapters": Setting("bool", "a bottleneck adapter per task after pooling"),
+    "task_adapter_residual": Setting("bool", "task adapters that add their input back and start as the identity"),
     "lora_targets": Setting("texts", "the layers that get LoRA (name patterns)"),
     "lora_rank": Setting("int", "LoRA's rank", low=1),
     "lora_alpha": Setting("number", "LoRA's scaling numerator (scale alpha / rank)", low=0, open_low=True),

@@ -460,9 +460,21 @@ ABLATION_ROWS = {
     "ablation_lora_rank16": (("adapters", EGS, True, True, "cos"), {**BEST_SIZES, "lora_rank": 16, "lora_alpha": 16}),
     "ablation_bottleneck64": (("adapters", EGS, True, True, "cos"), {**BEST_SIZES, "bottleneck_dim": 64}),
     "ablation_ctc_bpe": (("adapters", EGS, True, True, "cos"), BEST_SIZES),
+    "ablation_residual_task_adapters_no_fusion": (("adapters", EGS, True, False, "none"), BEST_SIZES),
+    "ablation_residual_task_adapters_concat": (("adapters", EGS, True, True, "none"), BEST_SIZES),
+    "ablation_residual_task_adapters_concat_scl_cos": (("adapters", EGS, True, True, "cos"), BEST_SIZES),
+    "ablation_ctc_mean": (("adapters", EGS, True, True, "cos"), BEST_SIZES),
+    "ablation_no_spec_augment": (("adapters", EGS, True, True, "cos"), BEST_SIZES),
 }
 # The ablations that change stage 1 instead (they train their own), and what they change.
-STAGE1_CHANGES = {"ablation_ctc_bpe": {"ctc_units": "bpe", "bpe_vocab_size": 100}}
+STAGE1_CHANGES = {
+    "ablation_ctc_bpe": {"ctc_units": "bpe", "bpe_vocab_size": 100},
+    "ablation_ctc_mean": {"ctc_reduction": "mean"},
+    "ablation_no_spec_augment": {"spec_augment": False},
+}
+# The forms the paper does not draw: residual task adapters (stage 2), SpecAugment off (both stages).
+RESIDUAL_TASK_ADAPTERS = {name for name in ABLATION_ROWS if name.startswith("ablation_residual_task_adapters")}
+WITHOUT_SPEC_AUGMENT = {"ablation_no_spec_augment"}
 ADAPTER_PARAMETER_KINDS = {"q_proj", "k_proj", "v_proj", "output_dense"}
 
 
@@ -509,11 +521,13 @@ def save_as_stage1_run(hparams, backbone):
     write_model_config(hparams["output_folder"], hparams["encoder"], hparams["heads"], backbone)
 
 
-def check_stage_means(hparams, expected, stage, sizes=None):
+def check_stage_means(hparams, expected, stage, sizes=None, residual=False, spec_augment=True):
     """Asserts that the built encoder, heads and loss settings are what the row means (and the adapter ``sizes``,
-    if given); runs a forward."""
+    if given; the task adapters' form and SpecAugment); runs a forward."""
     finetune, tasks, task_adapters, fusion, scl = expected
     encoder, heads = hparams["encoder"], hparams["heads"]
+    assert encoder.spec_augment == spec_augment
+    assert all(getattr(heads.task_adapters[t], "residual", residual) == residual for t in heads.utterance_tasks)
     if stage == "stage2":
         load_stage1_encoder(encoder, hparams["stage1_folder"])  # train_stage2.py's hand-off
     assert encoder.finetune == finetune
@@ -550,16 +564,19 @@ def test_row_builds_the_model_it_means(name, tiny_backbone, generated_corpus, tm
         sizes = None
     else:
         stage1, (stage2, sizes) = FULL_SER_ASR, ABLATION_ROWS[name]
+    spec_augment = name not in WITHOUT_SPEC_AUGMENT
     hparams = stage_hparams(name, "stage1", generated_corpus[0], str(tmp_path), tiny_backbone)
-    check_stage_means(hparams, stage1, "stage1")
+    check_stage_means(hparams, stage1, "stage1", spec_augment=spec_augment)
     if "asr" in stage1[1]:
         changes = STAGE1_CHANGES.get(name, {})
         units = changes["bpe_vocab_size"] if changes.get("ctc_units") == "bpe" else CTC_VOCAB_SIZE
         assert hparams["heads"].ctc_lin.w.out_features == units, "the CTC head predicts the row's units"
+        assert hparams["ctc_reduction"] == changes.get("ctc_reduction", "sum"), "the lineage's CTC scale"
     if stage2 is not None:
         hparams = stage_hparams(name, "stage2", generated_corpus[0], str(tmp_path), tiny_backbone)
         assert hparams["stage1_folder"] == os.path.join(str(tmp_path), name, RUN.format(fold=1), "stage1")
-        check_stage_means(hparams, stage2, "stage2", sizes)
+        residual = name in RESIDUAL_TASK_ADAPTERS
+        check_stage_means(hparams, stage2, "stage2", sizes, residual=residual, spec_augment=spec_augment)
 
 
 def test_best_row_is_the_yaml_defaults(tiny_backbone, generated_corpus, tmp_path):
