@@ -354,3 +354,19 @@ def test_gradient_checkpointing_gives_the_gradients_of_the_unchecked_encoder(tin
     for name, gradient in gradients["unchecked"].items():
         assert gradient is not None and gradient.abs().sum() > 0, name
         torch.testing.assert_close(gradients["checked"][name], gradient, rtol=1e-6, atol=1e-9, msg=name)
+
+
+def test_waveform_normalisation_is_the_hugging_face_feature_extractors_also_for_quiet_audio():
+    import numpy as np
+    from transformers import Wav2Vec2FeatureExtractor
+
+    from custom_modules.encoder import normalize_waveforms
+
+    extractor = Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True)
+    rng = np.random.default_rng(0)
+    quiet, loud = (scale * rng.standard_normal(n).astype(np.float32) for scale, n in ((3e-4, 8000), (0.3, 12000)))
+    expected = extractor([quiet, loud], sampling_rate=16000, padding=True, return_tensors="pt").input_values
+    padded = torch.zeros(2, 12000)
+    padded[0, :8000], padded[1] = torch.from_numpy(quiet), torch.from_numpy(loud)
+    got = normalize_waveforms(padded, torch.tensor([8000 / 12000, 1.0]))
+    assert torch.allclose(got, expected, atol=1e-4), "the same input as a Hugging Face pipeline feeds the model"

@@ -595,7 +595,9 @@ def test_best_row_is_the_yaml_defaults(tiny_backbone, generated_corpus, tmp_path
         assert {key: defaults[key] for key in experiment[stage]} == experiment[stage], stage
 
 
-def test_table2_setting1_stage2_keeps_training_the_stage1_adapters(tiny_backbone, generated_corpus, tmp_path):
+def test_table2_setting1_stage2_keeps_training_the_stage1_adapters_with_new_heads(
+    tiny_backbone, generated_corpus, tmp_path
+):
     name = "table2_setting1_adapters_adapters"
     stage1_hparams = stage_hparams(name, "stage1", generated_corpus[0], str(tmp_path), tiny_backbone)
     stage1 = stage1_hparams["encoder"]
@@ -615,6 +617,10 @@ def test_table2_setting1_stage2_keeps_training_the_stage1_adapters(tiny_backbone
         "bit-identical stage-1 encoder, adapters included"
     )
     assert stage2.trainable_parameter_names() == stage1.trainable_parameter_names()
+    # the heads are stage 2's own, as in every stage-2 row: only the encoder comes from stage 1
+    heads1, heads2 = stage1_hparams["heads"].state_dict(), hparams["heads"].state_dict()
+    assert set(heads2) < set(heads1), "stage 2 (SER only) has no CTC head"
+    assert not any(torch.equal(heads1[key], heads2[key]) for key in heads2 if key.endswith("weight"))
     assert {
         n.split(".adapter_")[0].split(".")[-1] for n in stage2.trainable_parameter_names()
     } == ADAPTER_PARAMETER_KINDS
