@@ -264,12 +264,9 @@ def check_output_file(path, option):
         raise InputError(f"cannot create the folder of {option} {path} ({error}).") from error
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description="Emotion, gender, style (and transcript) of audio files with an exported model.",
-        epilog="Exit status: 0 all files classified, 1 some file failed (reported in the output), 2 unusable "
-        "model or input.",
-    )
+def add_model_and_inputs(parser):
+    """The two arguments every program on an exported model takes: ``--model`` and the audio inputs
+    (``find_audio_files``)."""
     parser.add_argument("--model", required=True, help="exported model folder (recipes/export.py)")
     parser.add_argument(
         "inputs",
@@ -278,6 +275,15 @@ def main(argv=None):
         help="audio file, folder, or list file (.txt/.lst/.list: one file or folder per line, # for comments; "
         "relative paths in a list file are read from the list file's folder)",
     )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Emotion, gender, style (and transcript) of audio files with an exported model.",
+        epilog="Exit status: 0 all files classified, 1 some file failed (reported in the output), 2 unusable "
+        "model or input.",
+    )
+    add_model_and_inputs(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object per file and line instead of a table")
     parser.add_argument("--quiet", action="store_true", help="nothing on stdout (use with --output_csv/--output_jsonl)")
     parser.add_argument("--output_csv", default=None, help="also write one CSV row per file here")

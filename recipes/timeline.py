@@ -32,7 +32,7 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from custom_modules.constants import EMOTION_NAMES  # noqa: E402
-from recipes.classify import InputError, find_audio_files, load_model  # noqa: E402
+from recipes.classify import InputError, add_model_and_inputs, find_audio_files, load_model  # noqa: E402
 
 # Colours that read apart, also in grey and for the common colour-vision deficiencies (Okabe-Ito).
 EMOTION_COLORS = {"neu": "#999999", "hap": "#E69F00", "ang": "#D55E00", "sad": "#0072B2"}
@@ -151,14 +151,7 @@ def main(argv=None):
         description="Emotion over time in recordings of any length, with an exported model (CSV and PNG per file).",
         epilog="Exit status: 0 every file done, 1 some file failed, 2 unusable model or input.",
     )
-    parser.add_argument("--model", required=True, help="exported model folder (recipes/export.py)")
-    parser.add_argument(
-        "inputs",
-        nargs="+",
-        metavar="INPUT",
-        help="audio file, folder, or list file (.txt/.lst/.list: one file or folder per line, # for comments; "
-        "relative paths in a list file are read from the list file's folder)",
-    )
+    add_model_and_inputs(parser)
     parser.add_argument("--window_s", type=float, default=3.0, help="window length in seconds (default: 3)")
     parser.add_argument("--hop_s", type=float, default=1.0, help="step between windows in seconds (default: 1)")
     parser.add_argument("--batch_size", type=int, default=16, help="windows per forward pass (default: 16)")
