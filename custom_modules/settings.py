@@ -22,6 +22,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode
 from speechbrain.utils.run_opts import RunOptions
 
+from custom_modules.constants import CTC_UNITS
 from custom_modules.data import unbuilt_hparams
 from custom_modules.encoder import FINETUNE_MODES
 from custom_modules.errors import RecipeInputError
@@ -133,6 +134,8 @@ SETTINGS = {
     "aux_tasks": Setting("subset", "the auxiliary tasks beside emotion", choices=AUX_TASKS),
     "aux_weight": Setting("number", "the weight of each auxiliary task's loss", low=0),
     "ctc_reduction": Setting("choice", "the CTC loss's scale", choices=CTC_REDUCTIONS),
+    "ctc_units": Setting("choice", "what the ASR head predicts", choices=CTC_UNITS),
+    "bpe_vocab_size": Setting("int", "the BPE units, the CTC blank and the unknown piece included", low=3),
     "scl": Setting("choice", "the self-contrastive loss", choices=SCL_KINDS),
     "scl_weight": Setting("number", "the weight of the self-contrastive loss", low=0),
     "fusion": Setting("bool", "the emotion classifier reads the gender and style latents too"),

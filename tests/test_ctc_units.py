@@ -132,7 +132,11 @@ def test_wrong_ctc_setting_stops_the_run_before_the_backbone_is_built(generated_
     offline = {**os.environ, "HF_HUB_OFFLINE": "1"}
     command = stage1_command(generated_corpus[0], UNREACHABLE_BACKBONE, str(output), "--ctc_units", "foo")
     done = run_command(*command, env=offline)
-    assert done.returncode == 2 and "train_stage1.py: error: --ctc_units foo is not one of char, bpe." in done.stderr
+    assert (
+        done.returncode == 2
+        and "train_stage1.py: error: --ctc_units foo: what the ASR head predicts must be one of char, bpe."
+        in done.stderr
+    )
     assert "Traceback" not in done.stderr and "OSError" not in done.stderr
     assert not output.exists(), "stopped before the run folder is made"
     # Stage 2's yaml too: the size is checked before stage 1's backbone is looked for.
