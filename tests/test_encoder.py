@@ -3,6 +3,7 @@
 import copy
 import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -180,8 +181,6 @@ def test_cnn_feature_cache_gives_the_uncached_encoder_and_gradients_and_skips_th
 
 
 def test_spec_augment_masks_in_training_after_the_cnn_feature_cache_and_never_in_inference(tiny_lobe):
-    import numpy as np
-
     masked = SSLEncoder(tiny_lobe(), finetune="full").train()
     cached = SSLEncoder(tiny_lobe(), finetune="full", cache_cnn_features=True).train()
     unmasked = SSLEncoder(tiny_lobe(), finetune="full", spec_augment=False).train()
@@ -344,6 +343,7 @@ def test_gradient_checkpointing_gives_the_gradients_of_the_unchecked_encoder(tin
         hook = hf_layers[0].feed_forward.intermediate_dense.register_forward_hook(lambda *_, runs=runs: runs.append(1))
         encoder.train()
         torch.manual_seed(0)
+        np.random.seed(0)  # SpecAugment's masks (Hugging Face draws them with NumPy): the same in both
         feats, frame_lens = encoder(wavs, lens)
         (feats.pow(2).mean() + feats[:, 0].sum()).backward()
         hook.remove()
@@ -357,7 +357,6 @@ def test_gradient_checkpointing_gives_the_gradients_of_the_unchecked_encoder(tin
 
 
 def test_waveform_normalisation_is_the_hugging_face_feature_extractors_also_for_quiet_audio():
-    import numpy as np
     from transformers import Wav2Vec2FeatureExtractor
 
     from custom_modules.encoder import normalize_waveforms
