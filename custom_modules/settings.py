@@ -147,7 +147,8 @@ SETTINGS = {
     "lora_alpha": Setting("number", "LoRA's scaling numerator (scale alpha / rank)", low=0, open_low=True),
     "bottleneck_targets": Setting("texts", "the layers followed by a bottleneck adapter (name patterns)"),
     "bottleneck_dim": Setting("int", "the bottleneck adapters' width", low=1),
-    "number_of_epochs": Setting("int", "the epochs of training", low=1),
+    # 0: no training, the test of the model as it starts (a run that only checks its data, or a baseline).
+    "number_of_epochs": Setting("int", "the epochs of training", low=0),
     "batch_size": Setting("int", "utterances per training batch", low=1),
     "grad_accumulation_factor": Setting("int", "batches per optimizer step", low=1),
     "lr": Setting("number", "the backbone's learning rate", low=0, open_low=True),

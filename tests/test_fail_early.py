@@ -138,8 +138,8 @@ def test_settings_of_the_readme_and_the_experiments_pass_and_unknown_yaml_keys_s
     assert settings["dynamic_batch_sampler"]["max_batch_length"] == 200 and settings["head_lr"] == 0.02
     # A key added to a yaml that the table does not know is an option like any other.
     yaml = tmp_path / "stage1.yaml"
-    yaml.write_text((REPO / "hparams" / "stage1.yaml").read_text() + "ctc_reduction: mean\n")
-    assert checked_settings(str(yaml), "data_folder: /data\nctc_reduction: sum")["ctc_reduction"] == "sum"
+    yaml.write_text((REPO / "hparams" / "stage1.yaml").read_text() + "label_smoothing: 0.0\n")
+    assert checked_settings(str(yaml), "data_folder: /data\nlabel_smoothing: 0.1")["label_smoothing"] == 0.1
 
 
 @pytest.mark.parametrize(

@@ -111,7 +111,9 @@ def test_summary_per_fold_mean_std_and_pooled_agree_with_the_runs(two_fold_run):
             interval = (
                 scipy.stats.t.interval(0.95, 1, loc=statistics.mean(values), scale=sem) if sem else [values[0]] * 2
             )
-            assert block["ci95"][key] == pytest.approx(list(interval))
+            # an interval past the metric's range (WER: below 0 only) says the runs are too few, and is not given
+            beyond = interval[0] < 0 or (key != "WER" and interval[1] > 100)
+            assert block["ci95"][key] == (None if beyond else pytest.approx(list(interval)))
         summed = sum(np.array(runs[fold]["confusion_matrix"]) for fold in (1, 2))
         recall = np.diag(summed) / summed.sum(axis=1)
         assert block["pooled"]["confusion_matrix"] == summed.tolist()
@@ -287,7 +289,8 @@ def test_second_driver_on_a_folder_in_use_refuses_and_sigint_stops_the_first_who
     generated_corpus, tiny_backbone, tmp_path
 ):
     output = str(tmp_path / "results")
-    command = single_stage_command(generated_corpus[0], tiny_backbone, output)
+    # Long enough that the stage still trains after the second driver (a Python start) has been refused.
+    command = single_stage_command(generated_corpus[0], tiny_backbone, output, epochs="8")
     stage = os.path.join(output, SINGLE_STAGE, RUN.format(fold=1), "stage1")
     first = start_driver(command, tmp_path / "first.log")
     try:
@@ -312,7 +315,7 @@ def test_second_driver_on_a_folder_in_use_refuses_and_sigint_stops_the_first_who
     # the same command resumes the stage from its checkpoint: no epoch lost or trained twice
     resumed = run_recipe(*command).stdout
     assert f"fold 1 seed {SEED} stage1: resuming on" in resumed and f"fold 1 seed {SEED} stage1: finished in" in resumed
-    assert logged_epochs(stage) == [1, 2, 3]
+    assert logged_epochs(stage) == list(range(1, 9))
     attempts = (
         open(os.path.join(output, SINGLE_STAGE, RUN.format(fold=1), "stage1.log"), encoding="utf-8")
         .read()
