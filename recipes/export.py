@@ -45,7 +45,7 @@ from custom_modules.encoder import receptive_field
 from custom_modules.errors import INPUT_ERROR_EXIT, RecipeInputError
 from custom_modules.handoff import load_trained_run, read_model_config, stage1_folder_of
 from recipes.inference_bundle import write_custom_interface
-from recipes.model_card import DEFAULT_LICENSE, model_card
+from recipes.model_card import DEFAULT_LICENSE, model_card, training_corpus
 
 # Files every export holds: an existing output folder without them is not overwritten.
 EXPORT_MARKERS = ("hyperparams.yaml", "custom_interface.py")
@@ -291,7 +291,9 @@ def describe_run(experiment_folder, config, encoder_settings):
         if two_stage
         else ("Speech emotion recognition with multi-task finetuning")
     )
-    title += f" ({hf_config['model_type']}, IEMOCAP" + (f" session {session} held out)" if session else ")")
+    # The corpus the model was trained on: IEMOCAP only when preparation recorded the full release.
+    corpus = "IEMOCAP" if training_corpus(metrics)["iemocap"] else "IEMOCAP-format corpus,"
+    title += f" ({hf_config['model_type']}, {corpus}" + (f" session {session} held out)" if session else ")")
     return {
         "title": title,
         "summary": f"{kind}"

@@ -251,6 +251,7 @@ def test_model_card_has_the_hub_front_matter_and_what_speechbrains_cards_say(exp
         assert metrics["corpus"]["matches_full_release"] is False
         assert "datasets" not in front and "iemocap" not in front["tags"]
         assert "on a corpus in IEMOCAP's format that is not the full release" in text and "on IEMOCAP," not in text
+        assert "IEMOCAP session" not in text, "no title or model-index name claims IEMOCAP"
         assert "accuracy" in front["metrics"]
         (result,) = front["model-index"][0]["results"]
         assert result["task"]["type"] == "audio-classification"
