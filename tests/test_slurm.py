@@ -139,7 +139,7 @@ def test_failed_stage1_job_is_reported_with_its_log_and_its_stage2_job_cancelled
     slurm_partition, generated_corpus, tiny_backbone, tmp_path
 ):
     output = str(tmp_path / "results")
-    # stage 1 fails once its model is built: a learning rate that is not a number
+    # stage 1 fails at its start: a learning rate that is not a number (refused with exit status 2)
     # fmt: off
     command = run_folds_command(
         generated_corpus[0], tiny_backbone, output,
@@ -153,10 +153,11 @@ def test_failed_stage1_job_is_reported_with_its_log_and_its_stage2_job_cancelled
     stage_log = os.path.join(output, EXPERIMENT, RUN1, "stage1.log")
     assert done.returncode == 1, done.stdout + done.stderr
     assert (
-        f"FAILED: {FOLD1} stage1 failed: SLURM job {stage1_job}: train_stage1.py exited with code 1 after"
+        f"FAILED: {FOLD1} stage1 failed: SLURM job {stage1_job}: train_stage1.py exited with code 2 after"
         in done.stderr
     )
-    assert f"(log: {stage_log})" in done.stderr and "TypeError" in done.stderr, "the end of the stage's log"
+    assert f"(log: {stage_log})" in done.stderr, "the stage's log is named"
+    assert "--lr notanumber: the backbone's learning rate must be a number > 0" in done.stderr, "and its end shown"
     assert f"{FOLD1} stage2: cancelled SLURM job {stage2_job}: stage1 failed" in done.stdout
     assert scontrol_job(stage1_job)["JobState"] == "FAILED"
     never_ran = scontrol_job(stage2_job)
