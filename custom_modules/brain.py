@@ -117,8 +117,8 @@ class MultiTaskSERBrain(sb.Brain):
                 self.hparams.heads,
                 self.hparams.wav2vec2_hub,
                 getattr(self.hparams, "stage1_folder", None),
-                ctc_units=getattr(self.hparams, "ctc_units", "char"),
-                bpe_vocab_size=getattr(self.hparams, "bpe_vocab_size", None),
+                ctc_units=self.hparams.ctc_units,
+                bpe_vocab_size=self.hparams.bpe_vocab_size,
             )
 
     def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
