@@ -24,12 +24,12 @@ import speechbrain as sb
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
+from corpora.folds import check_run_corpus, prepare_run_fold, with_task_classes, with_test_fold
 from custom_modules.brain import MultiTaskSERBrain, leave_process_group
 from custom_modules.data import dataio_prepare, leave_out_unusable, train_loader_kwargs
 from custom_modules.errors import input_errors_end_the_run
 from custom_modules.losses import multitask_loss
 from custom_modules.settings import checked_settings
-from iemocap_prepare import check_corpus, prepare_iemocap
 
 
 class Stage1Brain(MultiTaskSERBrain):
@@ -53,32 +53,21 @@ if __name__ == "__main__":
     with input_errors_end_the_run():
         # Command line, DDP, hyperparameters and the experiment folder
         hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+        overrides = with_test_fold(overrides)
         # Every setting, then the corpus, is checked first, before the yaml builds anything expensive (the backbone)
-        corpus = checked_settings(hparams_file, overrides, run_opts)
-        check_corpus(corpus["data_folder"], corpus["test_session"])
+        settings = checked_settings(hparams_file, overrides, run_opts)
+        check_run_corpus(settings)
         sb.utils.distributed.ddp_init_group(run_opts)
+        # The fold's manifests, written once (main process; unchanged options skip the work), before the yaml builds
+        # the model: its heads have the corpus's classes
+        run_on_main(prepare_run_fold, args=[settings, sys.argv])
+        overrides = with_task_classes(overrides, settings["manifest_folder"])
         with open(hparams_file, encoding="utf-8") as fin:
             hparams = load_hyperpyyaml(fin, overrides)
         sb.create_experiment_directory(
             experiment_directory=hparams["output_folder"],
             hyperparams_to_save=hparams_file,
             overrides=overrides,
-        )
-
-        # The fold's manifests, written once (main process); unchanged options skip the work
-        run_on_main(
-            prepare_iemocap,
-            kwargs={
-                "data_folder": hparams["data_folder"],
-                "save_folder": hparams["manifest_folder"],
-                "test_session": hparams["test_session"],
-                "valid_ratio": hparams["valid_ratio"],
-                "seed": hparams["seed"],
-                "min_duration": hparams["min_duration"],
-                "skip_bad_wavs": hparams["skip_bad_wavs"],
-                "command": sys.argv,
-                "audio_check_cache": hparams["audio_check_cache"],
-            },
         )
 
         # Datasets, label encoders and tokenizer; utterances that cannot be used are left out by name

@@ -81,8 +81,8 @@ def problem_from_facts(facts, min_duration, sample_rate=SAMPLE_RATE):
     facts : dict
     min_duration : float
         Seconds; shorter files cannot be encoded (wav2vec 2.0 needs at least its receptive field).
-    sample_rate : int
-        The rate the backbone expects.
+    sample_rate : int or None
+        The rate the backbone expects; None: any rate (the audio is resampled when read).
 
     Returns
     -------
@@ -109,7 +109,7 @@ def problem_from_facts(facts, min_duration, sample_rate=SAMPLE_RATE):
         return "empty wav", None
     if facts["channels"] != 1:
         return f"not mono: {facts['channels']} channels", None
-    if facts["sample_rate"] != sample_rate:
+    if sample_rate is not None and facts["sample_rate"] != sample_rate:
         return f"wrong sample rate: {facts['sample_rate']} Hz instead of {sample_rate}", None
     duration = facts["frames"] / facts["sample_rate"]
     if duration < min_duration:

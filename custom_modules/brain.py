@@ -24,7 +24,7 @@ from speechbrain.utils.run_opts import RunOptions
 from torch.nn import SyncBatchNorm
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from custom_modules.constants import BLANK_INDEX, PREPARATION_RECORD, TASK_LABELS
+from custom_modules.constants import BLANK_INDEX, PREPARATION_RECORD
 from custom_modules.ctc_units import decode_units
 from custom_modules.handoff import read_model_config, write_model_config
 from custom_modules.losses import asr_ctc_loss
@@ -149,7 +149,7 @@ class MultiTaskSERBrain(sb.Brain):
     def on_stage_start(self, stage, epoch=None):
         """Fresh accumulators: metrics are computed over the whole set, not averaged over batches."""
         self.task_metrics = {
-            task: ClassificationMetrics(TASK_LABELS[task]) for task in self.hparams.heads.utterance_tasks
+            task: ClassificationMetrics(self.task_labels(task)) for task in self.hparams.heads.utterance_tasks
         }
         self.wer_metrics = self.hparams.error_rate_computer()
         self.loss_sums = defaultdict(float)
@@ -254,26 +254,42 @@ class MultiTaskSERBrain(sb.Brain):
         for i, utt_id in enumerate(batch.id):
             record = {"id": utt_id}
             for task in self.hparams.heads.utterance_tasks:
-                labels = TASK_LABELS[task]
+                labels = self.task_labels(task)
                 record[task] = labels[int(getattr(batch, f"{task}_encoded").data[i])]
                 record[f"{task}_pred"] = labels[int(predictions[task][i].argmax())]
                 record[f"{task}_prob"] = [round(p, 6) for p in predictions[task][i].exp().tolist()]
             self.test_records.append(record)
 
-    def _corpus_counts(self):
-        """The 4-class utterances of the corpus this fold was prepared from (all splits), and whether they are the
-        full release's (``iemocap_prepare.py``'s summary)."""
+    def task_labels(self, task):
+        """A task's labels in the model's order (its classifier's outputs), as the fold's data gave them."""
+        encoder = self.label_encoders[task]
+        return tuple(encoder.ind2lab[index] for index in range(len(encoder)))
+
+    def _corpus_record(self):
+        """What this fold was prepared from and how (``corpora/folds.py``'s record): the corpus, its protocol and
+        held-out fold, the 4-class (or the corpus's) counts of all splits and of each split, and the leakage guard's
+        findings."""
         with open(os.path.join(self.hparams.manifest_folder, PREPARATION_RECORD), encoding="utf-8") as handle:
-            summary = json.load(handle)["summary"]
-        return {**summary["total"], "matches_full_release": summary["matches_full_release"]}
+            record = json.load(handle)
+        options, summary = record["options"], record["summary"]
+        return {
+            "name": summary.get("corpus", "iemocap"),
+            **summary["total"],
+            "matches_full_release": summary["matches_full_release"],
+            "protocol": options.get("protocol", "sessions"),
+            "held_out": summary.get("held_out"),
+            "split_counts": {split: stats["emo"] for split, stats in summary["splits"].items()},
+            "leakage_guard": {k: v for k, v in summary.get("leakage_guard", {}).items() if k != "speakers"},
+        }
 
     def _write_test_outputs(self, stats, epoch_loaded):
         summaries = {task: metrics.summarize() for task, metrics in self.task_metrics.items()}
         skipped = self.left_out_utterances
+        corpus = self._corpus_record()
         metrics = {
             **summaries["emo"],
             "epoch": epoch_loaded,
-            "test_session": self.hparams.test_session,
+            "test_fold": self.hparams.test_fold,
             "loss": stats["loss"],
             "parameters": parameter_counts([self.hparams.encoder, self.hparams.heads]),
             # Every utterance the splits lost, at preparation or before training (a test set of `count`
@@ -304,10 +320,12 @@ class MultiTaskSERBrain(sb.Brain):
                     )
                 },
             },
-            "corpus": self._corpus_counts(),
+            "corpus": corpus,
         }
-        for task in ("gender", "style"):
-            if task in summaries:
+        if corpus["protocol"] == "sessions":
+            metrics["test_session"] = self.hparams.test_fold
+        for task in summaries:
+            if task != "emo":
                 metrics[f"{task}_UA"] = summaries[task]["UA"]
                 metrics[f"{task}_WA"] = summaries[task]["WA"]
                 metrics[task] = summaries[task]

@@ -14,7 +14,9 @@ import numpy as np
 import ruamel.yaml
 import speechbrain as sb
 import torch
+import torchaudio
 from hyperpyyaml.core import resolve_references
+from speechbrain.dataio import audio_io
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.dataio.encoder import CategoricalEncoder, CTCTextEncoder
 from speechbrain.dataio.sampler import DynamicBatchSampler
@@ -22,8 +24,17 @@ from speechbrain.tokenizers.SentencePiece import SentencePiece
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
+from corpora.folds import fold_labels
 from custom_modules.audio_checks import AudioChecks
-from custom_modules.constants import BLANK_INDEX, CHARACTERS, CTC_VOCAB_SIZE, PREPARATION_RECORD, SPLITS, TASK_LABELS
+from custom_modules.constants import (
+    BLANK_INDEX,
+    CHARACTERS,
+    CTC_VOCAB_SIZE,
+    PREPARATION_RECORD,
+    SAMPLE_RATE,
+    SPLITS,
+    TASK_LABELS,
+)
 from custom_modules.ctc_units import (
     BPE_MODEL_TYPE,
     BPE_PAD_INDEX,
@@ -71,23 +82,33 @@ def unbuilt_hparams(hparams_file, overrides=None):
     return ruamel.yaml.YAML(typ="rt").load(resolved)
 
 
-def build_label_encoders(save_folder):
-    """One ``CategoricalEncoder`` per utterance task, with the fixed label order of ``TASK_LABELS``.
+def build_label_encoders(save_folder, task_labels=None):
+    """One ``CategoricalEncoder`` per utterance task, with the label order the fold's data gives
+    (``corpora.folds.fold_labels``: IEMOCAP's ``TASK_LABELS``, a corpus's own, a manifest's).
 
-    The order is fixed in code (not learned from data) so class indices are the same in every fold and run.
+    The order is fixed by the corpus (not by which labels a split happens to hold first), so class indices are the
+    same in every fold and run of a corpus.
 
     Arguments
     ---------
     save_folder : str
         Where ``label_encoder_<task>.txt`` files are written (inference reads them back).
+    task_labels : dict, optional
+        Task -> labels in the model's order (default: IEMOCAP's ``TASK_LABELS``).
 
     Returns
     -------
     dict
         Task -> encoder.
+
+    Example
+    -------
+    >>> encoders = build_label_encoders(str(getfixture("tmp_path")), {"emo": ["neu", "ang", "fea"]})
+    >>> encoders["emo"].encode_label("fea"), len(encoders["emo"])
+    (2, 3)
     """
     encoders = {}
-    for task, labels in TASK_LABELS.items():
+    for task, labels in (TASK_LABELS if task_labels is None else task_labels).items():
         encoder = CategoricalEncoder()
         encoder.update_from_iterable(labels)
         encoder.expect_len(len(labels))
@@ -220,7 +241,7 @@ def dataio_prepare(hparams):
     tokenizer : CTCTextEncoder or sentencepiece.SentencePieceProcessor
         The CTC tokenizer of ``ctc_units`` (``ctc_tokenizer``).
     """
-    label_encoders = build_label_encoders(hparams["save_folder"])
+    label_encoders = build_label_encoders(hparams["save_folder"], fold_labels(hparams["manifest_folder"]))
     tokenizer = ctc_tokenizer(hparams)
 
     @sb.utils.data_pipeline.takes("id", "wav")
@@ -228,11 +249,13 @@ def dataio_prepare(hparams):
     def audio_pipeline(utt_id, wav):
         return read_mono_audio(utt_id, wav)
 
-    @sb.utils.data_pipeline.takes("emo", "gender", "style")
-    @sb.utils.data_pipeline.provides("emo_encoded", "gender_encoded", "style_encoded")
-    def label_pipeline(emo, gender, style):
-        for task, label in (("emo", emo), ("gender", gender), ("style", style)):
-            yield label_encoders[task].encode_label_torch(label)
+    def label_pipeline(task):
+        @sb.utils.data_pipeline.takes(task)
+        @sb.utils.data_pipeline.provides(f"{task}_encoded")
+        def encode(label):
+            return label_encoders[task].encode_label_torch(str(label))
+
+        return encode
 
     # Characters outside the character vocabulary are left out before training (leave_out_unusable); pieces
     # spell any text.
@@ -241,12 +264,16 @@ def dataio_prepare(hparams):
     def text_pipeline(transcript):
         return torch.LongTensor(encode_transcript(tokenizer, transcript))
 
+    # A corpus without transcripts has no CTC target (stage 1 then runs without asr: corpora/folds.py).
+    with open(os.path.join(hparams["manifest_folder"], PREPARATION_RECORD), encoding="utf-8") as handle:
+        has_transcripts = json.load(handle)["summary"].get("transcripts", True)
+    text_items = [text_pipeline] if has_transcripts else []
     datasets = {}
     for split in SPLITS:
         dataset = DynamicItemDataset.from_json(
             json_path=os.path.join(hparams["manifest_folder"], f"{split}.json"),
-            dynamic_items=[audio_pipeline, label_pipeline, text_pipeline],
-            output_keys=["id", "sig", "emo_encoded", "gender_encoded", "style_encoded", "tokens"],
+            dynamic_items=[audio_pipeline, *map(label_pipeline, label_encoders), *text_items],
+            output_keys=["id", "sig", *(f"{task}_encoded" for task in label_encoders), *(["tokens"] * has_transcripts)],
         )
         datasets[split] = dataset if split == "train" else dataset.filtered_sorted(sort_key="duration")
     if hparams.get("shuffle_train_emotions"):
@@ -318,11 +345,14 @@ def leave_out_unusable(datasets, hparams):
     # SentencePiece spells any text (a character its training transcripts lack as its unknown piece, a unit of
     # its own: custom_modules.ctc_units), so only the character vocabulary leaves transcripts out.
     spelled = set(CHARACTERS) if hparams.get("ctc_units", "char") == "char" else None
+    # A corpus read at any rate (resampled on reading) has no wrong rate; IEMOCAP's 16 kHz is checked.
+    with open(os.path.join(hparams["manifest_folder"], PREPARATION_RECORD), encoding="utf-8") as handle:
+        rate = None if json.load(handle)["summary"].get("resampled") else SAMPLE_RATE
     skipped = {}
     for split, dataset in datasets.items():
         problems = {}
         for utt_id, entry in dataset.data.items():
-            reason, _ = checks.problem(entry["wav"], hparams["min_duration"])
+            reason, _ = checks.problem(entry["wav"], hparams["min_duration"], rate)
             unknown = set(entry.get("transcript", "")) - spelled if spelled else set()
             if reason is None and unknown:
                 reason = f"transcript has characters outside the CTC vocabulary: {sorted(unknown)}"
@@ -392,7 +422,8 @@ def _leave_out_at_preparation(hparams):
 
 
 def read_mono_audio(utt_id, path):
-    """Reads a mono waveform; a file that cannot be used raises an error naming the utterance.
+    """Reads a mono waveform at 16 kHz (a corpus recorded at another rate, RAVDESS's 48 kHz or a manifest's, is
+    resampled); a file that cannot be used raises an error naming the utterance.
 
     Arguments
     ---------
@@ -405,11 +436,14 @@ def read_mono_audio(utt_id, path):
         ``[samples]``.
     """
     try:
-        signal = sb.dataio.dataio.read_audio(path)
+        channels, rate = audio_io.load(path)
     except Exception as error:  # soundfile raises several types for unreadable files
         raise RuntimeError(f"Cannot read the audio of {utt_id} ({path}): {error}") from error
-    if signal.dim() != 1:
-        raise ValueError(f"{utt_id}: {path} has {signal.shape[-1]} channels; the recipe trains on mono 16 kHz audio.")
+    if channels.shape[0] != 1:
+        raise ValueError(f"{utt_id}: {path} has {channels.shape[0]} channels; the recipe trains on mono audio.")
+    signal = channels[0]
+    if rate != SAMPLE_RATE:
+        signal = torchaudio.functional.resample(signal, rate, SAMPLE_RATE)
     return signal
 
 

@@ -50,7 +50,11 @@ BACKBONE_IDENTITY_KEYS = (
 
 # The preparation options that draw a fold's split, and why stage 2 must share them with its stage 1.
 SPLIT_OPTIONS = {
-    "test_session": "stage 2 must be tested on the session its stage 1 never saw",
+    "corpus": "stage 2 must be trained and tested on its stage 1's corpus",
+    "protocol": "stage 2 must be tested on the fold its stage 1 never saw",
+    "test_fold": "stage 2 must be tested on the fold its stage 1 never saw",
+    "n_folds": "stage 2 must be tested on the fold its stage 1 never saw",
+    "fold_seed": "stage 2 must be tested on the fold its stage 1 never saw",
     "valid_ratio": "stage 2 must select its model on stage 1's validation utterances, never on its training ones",
     "seed": "the validation utterances are drawn with the seed, and stage 2 must select its model on stage 1's",
 }
@@ -271,7 +275,7 @@ def check_stage1_split(stage1_folder, split_options):
     ---------
     stage1_folder : str
     split_options : dict
-        This run's ``test_session``, ``valid_ratio`` and ``seed`` (and any other option of ``SPLIT_OPTIONS``).
+        This run's options of ``SPLIT_OPTIONS`` (its corpus, protocol, test fold, validation share and seed).
     """
     record = os.path.join(str(stage1_folder), "manifests", PREPARATION_RECORD)
     if not os.path.isfile(record):
@@ -279,7 +283,11 @@ def check_stage1_split(stage1_folder, split_options):
     with open(record, encoding="utf-8") as handle:
         stage1 = json.load(handle)["options"]
     for option, what in SPLIT_OPTIONS.items():
-        if option in split_options and str(split_options[option]) != str(stage1[option]):
+        # An option the stage-1 record lacks (a protocol without folds' seed) or this run leaves to the corpus's
+        # default (protocol: null) is not compared; the manifests are, once written (check_same_fold).
+        if option not in stage1 or split_options.get(option) is None:
+            continue
+        if str(split_options[option]) != str(stage1[option]):
             raise HandoffError(
                 f"The stage-1 run in {stage1_folder} was prepared with --{option} {stage1[option]}, this run with "
                 f"--{option} {split_options[option]}: {what}. Pass --{option} {stage1[option]}, or the stage-1 run "
@@ -307,11 +315,11 @@ def check_same_fold(stage1_folder, manifest_folder):
         with open(os.path.join(manifest_folder, f"{split}.json"), encoding="utf-8") as handle:
             stage2_ids = set(json.load(handle))
         if stage1_ids != stage2_ids:
-            sessions = sorted({utt[:5] for utt in stage1_ids})
+            example = sorted(stage1_ids ^ stage2_ids)[0]
             raise HandoffError(
-                f"The stage-1 run in {stage1_folder} was {what} on other utterances ({len(stage1_ids)} from "
-                f"{sessions}) than this stage-2 run ({len(stage2_ids)}): both stages must use the same corpus, "
-                "--test_session, --valid_ratio and --seed."
+                f"The stage-1 run in {stage1_folder} was {what} on other utterances ({len(stage1_ids)}, e.g. "
+                f"{example} is in one of them only) than this stage-2 run ({len(stage2_ids)}): both stages must use "
+                "the same corpus, --test_fold, --valid_ratio and --seed."
             )
 
 

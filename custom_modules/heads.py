@@ -1,4 +1,5 @@
-"""Task heads shared by both stages: pooled utterance tasks (emotion, gender, style) and frame-level ASR.
+"""Task heads shared by both stages: pooled utterance tasks (emotion and the auxiliary labels: IEMOCAP's gender
+and style, or a corpus's own) and frame-level ASR.
 
 Utterance tasks: mean pooling of the encoder output over time (padding masked), a per-task adapter giving the
 latents ``x_emo``, ``x_gender``, ``x_style`` (the paper's ``BottleneckAdapter`` in stage 2 and Table 1's adapter
@@ -19,8 +20,8 @@ from torch import nn
 from custom_modules.adapters import BottleneckAdapter
 from custom_modules.constants import N_CLASSES
 
-UTTERANCE_TASKS = ("emo", "gender", "style")
-AUX_TASKS = ("asr", "gender", "style")
+# The frame-level task; every other auxiliary task is an utterance label of the corpus (IEMOCAP: gender, style).
+ASR_TASK = "asr"
 
 
 class MultiTaskHeads(nn.Module):
@@ -31,9 +32,10 @@ class MultiTaskHeads(nn.Module):
     input_size : int
         Encoder feature size.
     n_classes : dict
-        Number of classes of each utterance task (default: ``custom_modules.constants.N_CLASSES``).
+        Number of classes of each utterance task: the corpus's (default: IEMOCAP's,
+        ``custom_modules.constants.N_CLASSES``).
     aux_tasks : list of str
-        Auxiliary tasks among ``asr``, ``gender``, ``style`` (emotion is always on).
+        Auxiliary tasks: ``asr`` and labels of ``n_classes`` (IEMOCAP: ``gender``, ``style``); emotion is always on.
     task_adapters : bool
         A bottleneck adapter per task after pooling (paper's stage 2), else the identity.
     task_adapter_dim : int
@@ -71,17 +73,18 @@ class MultiTaskHeads(nn.Module):
         ctc_vocab_size=None,
     ):
         super().__init__()
-        unknown = set(aux_tasks) - set(AUX_TASKS)
+        n_classes = dict(n_classes or N_CLASSES)
+        known = [ASR_TASK, *(task for task in n_classes if task != "emo")]
+        unknown = set(aux_tasks) - set(known)
         if unknown:
-            raise ValueError(f"Unknown auxiliary task(s) {sorted(unknown)}; choose among {AUX_TASKS}.")
-        self.utterance_tasks = ["emo"] + [t for t in ("gender", "style") if t in aux_tasks]
+            raise ValueError(f"Unknown auxiliary task(s) {sorted(unknown)}; choose among {known}.")
+        self.utterance_tasks = ["emo"] + [t for t in aux_tasks if t != ASR_TASK]
         if fusion and len(self.utterance_tasks) < 2:
             raise ValueError(
-                "fusion: True concatenates the emotion latent with the gender and/or style latents: add gender or "
-                "style (the paper: both) to aux_tasks."
+                "fusion: True concatenates the emotion latent with the auxiliary label latents: add one (the paper: "
+                "gender and style) to aux_tasks."
             )
         self.fusion = fusion
-        n_classes = dict(N_CLASSES if n_classes is None else n_classes)
         self._settings = {
             "input_size": input_size,
             "n_classes": n_classes,
@@ -110,7 +113,7 @@ class MultiTaskHeads(nn.Module):
             }
         )
         self.ctc_lin = None
-        if "asr" in aux_tasks:
+        if ASR_TASK in aux_tasks:
             if not ctc_vocab_size:
                 raise ValueError("The asr task needs ctc_vocab_size.")
             self.ctc_lin = Linear(input_size=input_size, n_neurons=ctc_vocab_size)

@@ -32,13 +32,18 @@ from speechbrain.decoders import ctc_greedy_decode
 from speechbrain.inference.interfaces import Pretrained
 from tqdm.auto import tqdm
 
-from custom_modules.constants import BLANK_INDEX, CTC_VOCAB_SIZE, TASK_LABELS
+from custom_modules.constants import BLANK_INDEX, CTC_VOCAB_SIZE
 from custom_modules.ctc_units import decode_units, tokenizer_size
 from custom_modules.errors import RecipeInputError
 from custom_modules.streaming import chunks, duration_batches, sliding_windows
 
-# Names of the predictions (predict_batch) of each head.
-PREDICTION_NAMES = {"emo": "emotion", "gender": "gender", "style": "style"}
+# The emotion head's prediction name (predict_batch); an auxiliary label's is its task name (gender, style, ...).
+EMOTION_PREDICTION = "emotion"
+
+
+def prediction_name(task):
+    """The name of a head's prediction in ``predict_batch``: ``emotion`` for ``emo``, else the task's own name."""
+    return EMOTION_PREDICTION if task == "emo" else task
 
 
 class AudioInputError(RecipeInputError, ValueError):
@@ -46,24 +51,27 @@ class AudioInputError(RecipeInputError, ValueError):
 
 
 class EmotionRecognizer(Pretrained):
-    """Emotion (neu, hap, ang, sad), gender and speaking style from speech, plus a transcript when the model
-    has an ASR head.
+    """Emotion (IEMOCAP's neu, hap, ang, sad, or the classes of the corpus the model was trained on) and the
+    auxiliary labels the model has (IEMOCAP: gender and speaking style) from speech, plus a transcript when the
+    model has an ASR head.
 
     The hyperparams file (written by ``recipes/export.py``) defines ``encoder`` and ``heads`` modules, the
-    ``label_encoder`` (emotion), ``gender_encoder``, ``style_encoder`` and ``tokenizer`` encoders (the tokenizer:
-    SpeechBrain's ``CTCTextEncoder`` for characters, a ``sentencepiece.SentencePieceProcessor`` for BPE pieces),
-    ``sample_rate`` and ``min_samples`` (the CNN's receptive field).
+    ``label_encoder`` (emotion), a ``<task>_encoder`` per auxiliary label (``gender_encoder``, ``style_encoder``)
+    and the ``tokenizer`` (SpeechBrain's ``CTCTextEncoder`` for characters, a
+    ``sentencepiece.SentencePieceProcessor`` for BPE pieces), ``sample_rate`` and ``min_samples`` (the CNN's
+    receptive field).
     """
 
     MODULES_NEEDED = ["encoder", "heads"]
-    HPARAMS_NEEDED = ["label_encoder", "gender_encoder", "style_encoder", "tokenizer", "sample_rate", "min_samples"]
+    HPARAMS_NEEDED = ["label_encoder", "tokenizer", "sample_rate", "min_samples"]
     # The way out for a file longer than max_batch_seconds, as the caller spells it (classify.py: its options).
     too_long_fix = "follow it through time with emotion_timeline, or raise max_batch_seconds"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name, task in (("label_encoder", "emo"), ("gender_encoder", "gender"), ("style_encoder", "style")):
-            getattr(self.hparams, name).expect_len(len(TASK_LABELS[task]))
+        n_classes = self.mods.heads.settings()["n_classes"]
+        for task in self.mods.heads.utterance_tasks:
+            self.task_encoder(task).expect_len(n_classes[task])
         tokenizer = self.hparams.tokenizer
         if isinstance(tokenizer, CTCTextEncoder):
             tokenizer.expect_len(CTC_VOCAB_SIZE)
@@ -107,7 +115,7 @@ class EmotionRecognizer(Pretrained):
         Returns
         -------
         out_prob : torch.Tensor
-            Class probabilities ``[batch, 4]`` (they sum to 1), or their logarithms with ``log_probs``.
+            Class probabilities ``[batch, classes]`` (they sum to 1), or their logarithms with ``log_probs``.
         score : torch.Tensor
             Probability (or log-probability) of the best class ``[batch]``.
         index : torch.Tensor
@@ -126,14 +134,18 @@ class EmotionRecognizer(Pretrained):
         wav = self.load_checked_audio(path)
         return self.classify_batch(wav.unsqueeze(0), torch.ones(1), log_probs=log_probs)
 
+    def task_encoder(self, task):
+        """The label encoder of a head: ``label_encoder`` for emotion, ``<task>_encoder`` for an auxiliary label."""
+        return self.hparams.label_encoder if task == "emo" else getattr(self.hparams, f"{task}_encoder")
+
     @property
     def label_sets(self):
-        """The labels of each prediction the model makes, in class index order: ``emotion`` and, when the model
-        has those heads, ``gender`` and ``style`` (``predict_batch``'s names)."""
-        tasks = [task for task in PREDICTION_NAMES if task == "emo" or task in self.mods.heads.utterance_tasks]
-        encoders = {"emo": self.hparams.label_encoder, "gender": self.hparams.gender_encoder}
-        encoders["style"] = self.hparams.style_encoder
-        return {PREDICTION_NAMES[t]: [encoders[t].decode_ndim(i) for i in range(len(encoders[t]))] for t in tasks}
+        """The labels of each prediction the model makes, in class index order: ``emotion`` and each auxiliary
+        label the model has a head for (``predict_batch``'s names)."""
+        return {
+            prediction_name(task): [self.task_encoder(task).decode_ndim(i) for i in range(len(self.task_encoder(task)))]
+            for task in self.mods.heads.utterance_tasks
+        }
 
     @property
     def has_transcript(self):
@@ -146,15 +158,14 @@ class EmotionRecognizer(Pretrained):
         Returns
         -------
         list of dict
-            Per utterance: ``emotion`` and ``emotion_probs`` (label -> probability), ``gender`` and ``style``
-            with their probabilities when the model has those heads, and ``transcript`` when it has an ASR head.
+            Per utterance: ``emotion`` and ``emotion_probs`` (label -> probability), each auxiliary label the
+            model has (``gender``, ``style``, ...) with its probabilities, and ``transcript`` when it has an ASR
+            head.
         """
         outputs = self._run_heads(wavs, wav_lens)
         results = [{} for _ in range(outputs["emo"].shape[0])]
-        encoders = {"emo": self.hparams.label_encoder}
-        encoders.update({t: getattr(self.hparams, f"{t}_encoder") for t in ("gender", "style") if t in outputs})
-        for task, encoder in encoders.items():
-            name = PREDICTION_NAMES[task]
+        for task in self.mods.heads.utterance_tasks:
+            encoder, name = self.task_encoder(task), prediction_name(task)
             probs = outputs[task].exp()
             for result, row in zip(results, probs):
                 result[name] = encoder.decode_ndim(int(row.argmax()))

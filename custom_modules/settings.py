@@ -22,11 +22,11 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode
 from speechbrain.utils.run_opts import RunOptions
 
+from corpora.folds import CORPORA, PROTOCOLS
 from custom_modules.constants import CTC_UNITS
 from custom_modules.data import unbuilt_hparams
 from custom_modules.encoder import FINETUNE_MODES
 from custom_modules.errors import RecipeInputError
-from custom_modules.heads import AUX_TASKS
 from custom_modules.losses import CTC_REDUCTIONS, SCL_KINDS
 
 
@@ -67,8 +67,10 @@ class Setting:
             words += (" " + " and ".join(bounds)) if bounds else ""
         elif self.kind == "choice":
             words = "one of " + ", ".join(map(str, self.choices))
-        elif self.kind == "subset":
+        elif self.kind == "subset" and self.choices:
             words = f"a list of distinct items of {', '.join(self.choices)} (e.g. [{self.choices[0]}])"
+        elif self.kind == "subset":
+            words = "a list of distinct names"
         else:
             words = {"bool": "True or False", "text": "a text", "texts": "a list of texts"}[self.kind]
         return words + (" or null" if self.optional else "")
@@ -93,16 +95,24 @@ class Setting:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             return False
         if self.kind == "subset":
-            return set(value) <= set(self.choices) and len(set(value)) == len(value)
+            return (not self.choices or set(value) <= set(self.choices)) and len(set(value)) == len(value)
         return True  # texts
 
 
 _FOLDER = "a folder (written by the run)"
 # Every setting of hparams/stage1.yaml and stage2.yaml whose values are known here. Nested settings are spelled
-# parent.child. test_session and data_folder's folder are check_corpus's (iemocap_prepare.py), with its messages.
+# parent.child. The corpus's folder or manifest, the test fold and the auxiliary tasks' names are checked against the
+# corpus itself (corpora/folds.py, check_run_corpus), with its messages.
 SETTINGS = {
     "seed": Setting("int", "the seed of the run and of the validation draw", low=0),
-    "data_folder": Setting("text", "IEMOCAP_full_release, or the folder containing it"),
+    "corpus": Setting("choice", "the corpus", choices=CORPORA),
+    "data_folder": Setting("text", "the corpus folder as downloaded (IEMOCAP_full_release, ...)", optional=True),
+    "manifest": Setting("text", "the manifest of --corpus manifest (CSV or JSON lines)", optional=True),
+    "protocol": Setting("choice", "the folds (null: the corpus's default)", choices=PROTOCOLS, optional=True),
+    "test_fold": Setting("int", "the held-out fold (IEMOCAP's sessions: the session)", low=1),
+    "n_folds": Setting("int", "speaker_kfold's number of folds", low=2),
+    "fold_seed": Setting("int", "speaker_kfold's shuffle of the speakers", low=0),
+    "allow_speaker_overlap": Setting("bool", "let a test speaker be in train or valid (speaker-dependent)"),
     "valid_ratio": Setting(
         "number",
         "the share of each class of the training sessions held out for validation (model selection)",
@@ -131,7 +141,7 @@ SETTINGS = {
     "cache_cnn_features": Setting("bool", "compute the frozen CNN's output once per utterance"),
     "gradient_checkpointing": Setting("bool", "recompute each layer's activations in the backward pass"),
     "spec_augment": Setting("bool", "the backbone's own SpecAugment in training"),
-    "aux_tasks": Setting("subset", "the auxiliary tasks beside emotion", choices=AUX_TASKS),
+    "aux_tasks": Setting("subset", "the auxiliary tasks beside emotion (asr and the corpus's labels)"),
     "aux_weight": Setting("number", "the weight of each auxiliary task's loss", low=0),
     "ctc_reduction": Setting("choice", "the CTC loss's scale", choices=CTC_REDUCTIONS),
     "ctc_units": Setting("choice", "what the ASR head predicts", choices=CTC_UNITS),
@@ -331,16 +341,16 @@ def check_combinations(settings):
             f"--aux_weight {settings['aux_weight']} with {len(tasks)} auxiliary tasks ({', '.join(tasks)}) leaves no "
             f"weight for emotion (1 - {len(tasks)} x aux_weight): use less than {1 / len(tasks):.3g}."
         )
-    has_latents = bool({"gender", "style"} & set(tasks))
+    has_latents = any(task != "asr" for task in tasks)
     if settings.get("fusion") and not has_latents:
         raise SettingsError(
-            "--fusion True concatenates the emotion latent with the gender and/or style latents: add gender or "
-            f"style to --aux_tasks (the paper: [gender, style]; now {_text(tasks)}), or set --fusion False."
+            "--fusion True concatenates the emotion latent with the auxiliary labels' latents: add one to "
+            f"--aux_tasks (the paper: [gender, style]; now {_text(tasks)}), or set --fusion False."
         )
     if settings.get("scl", "none") != "none" and not has_latents:
         raise SettingsError(
-            f"--scl {settings['scl']} aligns the emotion latent with the gender and style latents: add gender or "
-            f"style to --aux_tasks (the paper: [gender, style]; now {_text(tasks)}), or set --scl none."
+            f"--scl {settings['scl']} aligns the emotion latent with the auxiliary labels' latents: add one to "
+            f"--aux_tasks (the paper: [gender, style]; now {_text(tasks)}), or set --scl none."
         )
     if settings.get("cache_cnn_features") and not settings.get("freeze_feature_encoder"):
         raise SettingsError(

@@ -45,7 +45,6 @@ from tqdm.auto import tqdm
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 LIST_EXTENSIONS = (".txt", ".lst", ".list")
-TASKS = ("emotion", "gender", "style")
 
 
 class InputError(Exception):
@@ -123,9 +122,10 @@ def load_model(model_folder, device):
 
 
 def format_table(results):
-    """A plain-text table, one row per file; columns for the heads the model has (gender, style, transcript)
-    and the error in place of the predictions for a file that failed."""
-    columns = ["emotion"] + [name for name in ("gender", "style", "transcript") if any(name in r for r in results)]
+    """A plain-text table, one row per file; columns for the heads the model has (emotion, its auxiliary labels,
+    transcript) and the error in place of the predictions for a file that failed."""
+    columns = list(dict.fromkeys(key[: -len("_probs")] for r in results for key in r if key.endswith("_probs")))
+    columns += ["transcript"] if any("transcript" in r for r in results) else []
     return align_columns([["file", *columns], *(table_cells(result, columns) for result in results)])
 
 
@@ -135,7 +135,7 @@ def table_cells(result, columns):
         return [result["file"], f"ERROR: {result['error']}"]
     cells = [result["file"]]
     for name in columns:
-        probability = f" {result[f'{name}_probs'][result[name]]:.2f}" if name in TASKS else ""
+        probability = f" {result[f'{name}_probs'][result[name]]:.2f}" if f"{name}_probs" in result else ""
         cells.append(f"{result[name]}{probability}")
     return cells
 
@@ -279,7 +279,8 @@ def add_model_and_inputs(parser):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        description="Emotion, gender, style (and transcript) of audio files with an exported model.",
+        description="Emotion, the auxiliary labels (IEMOCAP: gender, style) and transcript of audio files with an "
+        "exported model.",
         epilog="Exit status: 0 all files classified, 1 some file failed (reported in the output), 2 unusable "
         "model or input.",
     )

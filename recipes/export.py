@@ -49,12 +49,10 @@ from recipes.model_card import DEFAULT_LICENSE, model_card, training_corpus
 
 # Files every export holds: an existing output folder without them is not overwritten.
 EXPORT_MARKERS = ("hyperparams.yaml", "custom_interface.py")
-# The label encoders a run saves, and their names in the export (the yaml's loadables).
-TEXT_ENCODERS = {
-    "label_encoder_emo.txt": "label_encoder",
-    "label_encoder_gender.txt": "gender_encoder",
-    "label_encoder_style.txt": "style_encoder",
-}
+# The label encoders a run saves, one per task of its corpus (label_encoder_<task>.txt), and their names in the
+# export (the yaml's loadables): label_encoder for emotion, as SpeechBrain's emotion card names it, <task>_encoder
+# for each auxiliary label (IEMOCAP: gender_encoder, style_encoder).
+SAVED_ENCODER = re.compile(r"^label_encoder_(\w+)\.txt$")
 # The class of the CTC tokenizer of each ``ctc_units``; its file (model_config.json's ``ctc``) becomes
 # tokenizer.ckpt, which SpeechBrain's Pretrainer loads into it (a SentencePiece model through its transfer hook).
 TOKENIZER_CLASSES = {
@@ -91,9 +89,7 @@ encoder: !new:{package}.encoder.SSLEncoder
 {encoder_settings}
 heads: !new:{package}.heads.MultiTaskHeads
 {heads_settings}
-label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
-gender_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
-style_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
+{encoders}
 tokenizer: !new:{tokenizer_class}
 
 modules:
@@ -104,9 +100,7 @@ pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
     loadables:
         encoder: !ref <encoder>
         heads: !ref <heads>
-        label_encoder: !ref <label_encoder>
-        gender_encoder: !ref <gender_encoder>
-        style_encoder: !ref <style_encoder>
+{encoder_loadables}
         tokenizer: !ref <tokenizer>
 """
 
@@ -188,7 +182,8 @@ def export_model(experiment_folder, export_folder, fold_lora=True, repo_id=None,
 
     torch.save(encoder.state_dict(), os.path.join(export_folder, "encoder.ckpt"))
     torch.save(heads.state_dict(), os.path.join(export_folder, "heads.ckpt"))
-    for saved, name in TEXT_ENCODERS.items():
+    encoders = label_encoder_names(os.path.join(experiment_folder, "save"))
+    for saved, name in encoders.items():
         shutil.copy(os.path.join(experiment_folder, "save", saved), os.path.join(export_folder, f"{name}.ckpt"))
     ctc = run_ctc_units(config)
     shutil.copy(
@@ -205,6 +200,8 @@ def export_model(experiment_folder, export_folder, fold_lora=True, repo_id=None,
         encoder_settings=_yaml_block(encoder.settings(), indent=4),
         heads_settings=_yaml_block(config["heads"], indent=4),
         tokenizer_class=TOKENIZER_CLASSES[ctc["units"]],
+        encoders="\n".join(f"{name}: !new:speechbrain.dataio.encoder.CategoricalEncoder" for name in encoders.values()),
+        encoder_loadables="\n".join(f"        {name}: !ref <{name}>" for name in encoders.values()),
     )
     with open(os.path.join(export_folder, "hyperparams.yaml"), "w", encoding="utf-8") as handle:
         handle.write(text)
@@ -218,6 +215,24 @@ def export_model(experiment_folder, export_folder, fold_lora=True, repo_id=None,
     check_no_machine_paths(export_folder, description["machine_folders"])
     print(f"Exported {experiment_folder} to {export_folder}")
     return export_folder
+
+
+def label_encoder_names(save_folder):
+    """The label encoders a run saved (one per task of its corpus) and their names in the export.
+
+    Example
+    -------
+    >>> folder = getfixture("tmp_path")
+    >>> for task in ("emo", "gender", "level"):
+    ...     _ = (folder / f"label_encoder_{task}.txt").write_text("")
+    >>> label_encoder_names(folder)
+    {'label_encoder_emo.txt': 'label_encoder', 'label_encoder_gender.txt': 'gender_encoder', \
+'label_encoder_level.txt': 'level_encoder'}
+    """
+    tasks = sorted(match.group(1) for match in map(SAVED_ENCODER.match, os.listdir(save_folder)) if match)
+    # Emotion first, then the corpus's auxiliary labels in name order.
+    tasks = ["emo"] + [task for task in tasks if task != "emo"]
+    return {f"label_encoder_{task}.txt": "label_encoder" if task == "emo" else f"{task}_encoder" for task in tasks}
 
 
 def run_ctc_units(config):

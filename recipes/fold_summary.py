@@ -1,5 +1,6 @@
-"""Summaries of leave-one-session-out runs of one experiment: per-run metrics (folds x seeds), mean, std and 95%
-confidence interval over runs, pooled UA / WA, the train/valid UA gap of adapter-only training, and plots.
+"""Summaries of the fold runs of one experiment (IEMOCAP's leave-one-session-out folds, or the protocol of another
+corpus: ``corpora/folds.py``): per-run metrics (folds x seeds), mean, std and 95% confidence interval over runs,
+pooled UA / WA, the train/valid UA gap of adapter-only training, and plots.
 
 Reads only what the train scripts write, in the layout of ``recipes/fold_layout.py``
 (``<output_folder>/<experiment>/seed<S>/fold<K>/stage<N>/{test_metrics.json, metrics.jsonl}``), and writes
@@ -28,6 +29,7 @@ import statistics
 
 import yaml
 
+from corpora.folds import PROTOCOL_NAMES
 from custom_modules.metrics import confusion_summary
 from custom_modules.metrics_log import METRICS_LOG, read_metrics_log
 from recipes.fold_layout import RECORD_FILE, STAGES, run_folders
@@ -37,7 +39,11 @@ from recipes.significance import PERCENT, mean_and_interval
 RECIPES = os.path.dirname(os.path.abspath(__file__))
 EXPERIMENTS_FILE = os.path.join(RECIPES, "experiments.yaml")
 # Test metrics summarised over folds, where the stage reports them (WER with ASR, gender/style UA with those tasks).
-METRICS = ("WA", "UA", "WER", "gender_UA", "style_UA")
+# The paper's setting: its figures are shown beside a summary only for runs of it.
+PAPER_SETTING = ("iemocap", "sessions")
+METRICS = ("WA", "UA", "WER")
+# ... and the UA of each auxiliary label the stage trains (gender_UA, style_UA, or a corpus's own: level_UA).
+AUX_UA_SUFFIX = "_UA"
 STD_KIND = "sample standard deviation over runs, folds x seeds (n - 1 denominator); null with a single run"
 
 
@@ -204,15 +210,16 @@ def summarize_stage(run_results):
     runs = sorted(run_results, key=lambda run: (run.seed, run.fold))
     if not runs:
         raise SummaryError("No finished run to summarise.")
+    keys = summary_metrics(run_results[run]["metrics"] for run in runs)
     rows = []
     for run in runs:
         metrics = run_results[run]["metrics"]
-        row = {"fold": run.fold, "seed": run.seed, **{key: metrics[key] for key in METRICS if key in metrics}}
+        row = {"fold": run.fold, "seed": run.seed, **{key: metrics[key] for key in keys if key in metrics}}
         row.update({key: metrics.get(key) for key in ("count", "epoch")})
         row["wall_s"] = (run_results[run].get("record") or {}).get("wall_s")
         rows.append(row)
     mean, std, ci95 = {}, {}, {}
-    for key in METRICS:
+    for key in keys:
         values = [row[key] for row in rows if key in row]
         if len(values) == len(rows):
             # WER can pass 100 (insertions); the other metrics cannot.
@@ -251,6 +258,19 @@ def summarize_stage(run_results):
     if finetune == {"adapters"} and all("folder" in run_results[run] for run in runs):
         block["overfitting"] = overfitting_table([run_results[run]["folder"] for run in runs])
     return block
+
+
+def summary_metrics(all_metrics):
+    """The metrics a summary reports, in its columns' order: WA, UA, WER, then each auxiliary label's UA.
+
+    Example
+    -------
+    >>> summary_metrics([{"UA": 1, "WA": 2, "gender_UA": 3, "level_UA": 4, "gender_WA": 5}])
+    ['WA', 'UA', 'gender_UA', 'level_UA']
+    """
+    present = {key for metrics in all_metrics for key in metrics}
+    auxiliary = sorted(k for k in present if k.endswith(AUX_UA_SUFFIX) and k != "UA")
+    return [key for key in METRICS if key in present] + auxiliary
 
 
 def overfitting_table(stage_folders):
@@ -350,8 +370,13 @@ def summarize_experiment(experiment_folder, name=None, entry=None):
         if any(run in finished for run in results[stage])
     }
     final = blocks[final_stage]
+    first = results[final_stage][min(finished, key=lambda run: (run.seed, run.fold))]["metrics"]
+    corpus = first.get("corpus") or {}
     return {
         "experiment": name,
+        # What the folds are: a summary compares with published figures only under their protocol.
+        "corpus": corpus.get("name", "iemocap"),
+        "protocol": corpus.get("protocol", "sessions"),
         "description": (entry or {}).get("description"),
         "table": (entry or {}).get("table"),
         "row": (entry or {}).get("row"),
@@ -409,7 +434,7 @@ def stage_table(block):
     -------
     str
     """
-    columns = [key for key in METRICS if key in block["mean"]]
+    columns = list(block["mean"])
     lines = [
         "| fold | seed | " + " | ".join(columns) + " | test utterances | epoch | wall time (s) |",
         "|---" * (len(columns) + 5) + "|",
@@ -468,10 +493,11 @@ def summary_markdown(summary):
     str
     """
     name = summary["experiment"]
-    lines = [f"# {name}: leave-one-session-out results", ""]
+    protocol = PROTOCOL_NAMES[summary.get("protocol", "sessions")]
+    lines = [f"# {name}: {protocol} results ({summary.get('corpus', 'iemocap')})", ""]
     if summary.get("description"):
         lines += [summary["description"], ""]
-    if summary.get("paper"):
+    if summary.get("paper") and (summary.get("corpus"), summary.get("protocol")) in ((None, None), PAPER_SETTING):
         paper = summary["paper"]
         lines += [
             f"Paper (Table {summary.get('table')}, {summary.get('row')}; 5 folds): "

@@ -17,8 +17,16 @@ Authors
 import json
 import os
 
+from corpora.folds import PROTOCOL_NAMES
 from recipes.fold_layout import run_folders
-from recipes.fold_summary import SummaryError, format_interval, format_mean_std, load_experiments, summarize_experiment
+from recipes.fold_summary import (
+    PAPER_SETTING,
+    SummaryError,
+    format_interval,
+    format_mean_std,
+    load_experiments,
+    summarize_experiment,
+)
 
 # How the paper ran every row (Gao et al., ICASSP 2024).
 PAPER_SETTINGS = {
@@ -59,6 +67,10 @@ def differences_from_the_paper(summary):
     ['1 seed (7)']
     """
     disqualifying = []
+    corpus, protocol = summary.get("corpus", "iemocap"), summary.get("protocol", "sessions")
+    if (corpus, protocol) != PAPER_SETTING:
+        # Only like with like: another corpus or protocol (IEMOCAP's ten speakers) is another benchmark.
+        disqualifying.append(f"{corpus}, {PROTOCOL_NAMES[protocol]} folds (paper: iemocap, leave-one-session-out)")
     runs = {stage: block["run_settings"] for stage, block in summary["stages"].items()}
     every_run = [run for stage_runs in runs.values() for run in stage_runs]
     backbones = sorted({str(_run_setting(run, "backbone")) for run in every_run})
@@ -73,7 +85,7 @@ def differences_from_the_paper(summary):
                 )
     for counts in {json.dumps(run.get("corpus"), sort_keys=True) for run in every_run}:
         counts = json.loads(counts) or {}
-        if not counts.get("matches_full_release"):
+        if corpus == "iemocap" and not counts.get("matches_full_release"):
             disqualifying.append(
                 f"corpus of {counts.get('utterances', '?')} 4-class utterances (full release: "
                 f"{PAPER_SETTINGS['utterances']:,})"

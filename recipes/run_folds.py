@@ -66,8 +66,20 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
+import ruamel.yaml
+import yaml
+
+from corpora import CorpusError
+from corpora.folds import (
+    CORPORA,
+    PROTOCOL_NAMES,
+    PROTOCOLS,
+    corpus_source,
+    default_protocol,
+    fold_numbers,
+    read_corpus,
+)
 from custom_modules.constants import DEFAULT_SEED
-from iemocap_prepare import IEMOCAPError, check_corpus
 from recipes.fold_layout import RECORD_FILE, FoldRun
 from recipes.fold_summary import (
     EXPERIMENTS_FILE,
@@ -113,9 +125,15 @@ FOLDS = (1, 2, 3, 4, 5)
 DEFAULT_EXPERIMENT = "table3_concat_scl_cos"
 # Set by run_folds.py itself from its own options (layout, fold, device): refused in --extra_args / --stageN_args.
 RESERVED_OPTIONS = (
+    "corpus",
     "data_folder",
+    "manifest",
+    "protocol",
+    "n_folds",
+    "fold_seed",
     "output_folder",
     "test_session",
+    "test_fold",
     "seed",
     "stage1_folder",
     "wav2vec2_hub",
@@ -204,7 +222,7 @@ class FoldRunner:
     >>> runner = FoldRunner("table3_concat_scl_cos", load_experiments()["table3_concat_scl_cos"], ".", "results",
     ...                     stage_args={"stage2": ["--number_of_epochs", "5"]})
     >>> overrides = runner.stage_overrides(FoldRun(fold=1, seed=1986), "stage2")
-    >>> [overrides[key] for key in ("test_session", "seed", "scl", "aux_tasks", "number_of_epochs")]
+    >>> [overrides[key] for key in ("test_fold", "seed", "scl", "aux_tasks", "number_of_epochs")]
     ['1', '1986', 'cos', '[gender, style]', '5']
     >>> overrides["stage1_folder"].endswith(os.path.join("table3_concat_scl_cos", "seed1986", "fold1", "stage1"))
     True
@@ -216,8 +234,13 @@ class FoldRunner:
         entry,
         data_folder,
         output_folder,
-        folds=FOLDS,
+        folds=None,
         seeds=(DEFAULT_SEED,),
+        corpus="iemocap",
+        manifest=None,
+        protocol=None,
+        n_folds=5,
+        fold_seed=DEFAULT_SEED,
         wav2vec2_hub=None,
         extra_args=(),
         stage_args=None,
@@ -235,7 +258,12 @@ class FoldRunner:
             "entry": entry,
             "data_folder": data_folder,
             "output_folder": output_folder,
-            "folds": list(folds),
+            "folds": None if folds is None else list(folds),
+            "corpus": corpus,
+            "manifest": manifest,
+            "protocol": protocol,
+            "n_folds": n_folds,
+            "fold_seed": fold_seed,
             "seeds": list(seeds),
             "wav2vec2_hub": wav2vec2_hub,
             "extra_args": list(extra_args),
@@ -247,9 +275,19 @@ class FoldRunner:
         self.experiment = experiment
         self.entry = entry
         self.stages = experiment_stages(entry)
-        self.data_folder = os.path.abspath(data_folder)
+        self.corpus = {
+            "corpus": corpus,
+            "data_folder": data_folder and os.path.abspath(data_folder),
+            "manifest": manifest and os.path.abspath(manifest),
+            "protocol": protocol,
+            "n_folds": n_folds,
+            "fold_seed": fold_seed,
+        }
         self.output_folder = os.path.abspath(output_folder)
-        self.folds = list(folds)
+        if folds is None and corpus == "iemocap" and protocol in (None, "sessions"):
+            folds = FOLDS
+        # Every fold of the protocol unless --folds chose some (the corpus's annotations say which there are).
+        self.folds = list(folds) if folds is not None else sorted(self.held_out_folds())
         self.seeds = list(seeds)
         if len(set(self.seeds)) != len(self.seeds):
             raise RunFoldsError(f"--seeds lists a seed twice: {self.seeds}.")
@@ -294,13 +332,38 @@ class FoldRunner:
                 f"{experiment} is a single-stage experiment: {sorted(unknown)} overrides have nothing to apply to."
             )
 
-    def check_corpus(self):
-        """Checks the corpus for every fold with the train scripts' check and messages (raises ``IEMOCAPError``).
+    def held_out_folds(self):
+        """Fold number -> what it holds out, under this run's corpus and protocol (``corpora.folds.fold_numbers``)."""
+        options = {k: v for k, v in self.corpus.items() if k != "corpus"}
+        return fold_numbers(self.corpus["corpus"], **options)[1]
 
-        Called once, before any fold loads a backbone and before anything is written.
+    def check_corpus(self):
+        """Checks the corpus before any fold loads a backbone and before anything is written (raises
+        ``CorpusError``): its folder or manifest, that every fold of ``--folds`` is one of the protocol's, and
+        that the corpus has every label the experiment's stages use as a task (and transcripts for asr).
         """
-        for fold in self.folds:
-            check_corpus(self.data_folder, fold)
+        corpus = self.corpus["corpus"]
+        data = read_corpus(corpus, corpus_source(corpus, self.corpus["data_folder"], self.corpus["manifest"]))
+        protocol = self.corpus["protocol"] or default_protocol(corpus, data.column_folds)
+        held_out = self.held_out_folds()
+        unknown = [fold for fold in self.folds if fold not in held_out]
+        if unknown:
+            raise CorpusError(
+                f"--folds {' '.join(map(str, unknown))}: {data.title}'s protocol {protocol} "
+                f"({PROTOCOL_NAMES[protocol]}) has folds {', '.join(map(str, sorted(held_out)))}."
+            )
+        labels = set(data.labels) - {"emo"}
+        for stage in self.stages:
+            overrides = self.stage_overrides(FoldRun(self.folds[0], self.seeds[0]), stage)
+            tasks = yaml.safe_load(overrides["aux_tasks"]) if "aux_tasks" in overrides else default_aux_tasks(stage)
+            missing = [t for t in tasks if t not in labels and not (t == "asr" and data.has_transcripts)]
+            if missing:
+                raise CorpusError(
+                    f"{self.experiment} trains {stage} with {', '.join(missing)}, which {data.title} does not have "
+                    f"(its labels: {', '.join(sorted(labels)) or 'none'}; transcripts: "
+                    f"{'yes' if data.has_transcripts else 'no'}): choose an experiment without it, or override "
+                    f"--{stage}_args=--aux_tasks=[...]."
+                )
 
     @property
     def experiment_folder(self):
@@ -318,12 +381,18 @@ class FoldRunner:
     def stage_overrides(self, run, stage):
         """Every override of one stage's command line: layout, fold and seed, the experiment's settings, the user's
         extras."""
-        base = {
-            "data_folder": self.data_folder,
-            "test_session": str(run.fold),
-            "seed": str(run.seed),
-            "output_folder": self.stage_folder(run, stage),
-        }
+        # The corpus's options where they are not the yaml's defaults (IEMOCAP's sessions: none but the folder).
+        base = {key: str(value) for key, value in self.corpus.items() if value is not None}
+        for key, default in (("corpus", "iemocap"), ("n_folds", "5"), ("fold_seed", str(DEFAULT_SEED))):
+            if base.get(key) == default:
+                del base[key]
+        base.update(
+            {
+                "test_fold": str(run.fold),
+                "seed": str(run.seed),
+                "output_folder": self.stage_folder(run, stage),
+            }
+        )
         if self.wav2vec2_hub:
             base["wav2vec2_hub"] = self.wav2vec2_hub
         if stage == "stage2":
@@ -787,6 +856,12 @@ def settings_difference(recorded, current, folder):
     )
 
 
+def default_aux_tasks(stage):
+    """The auxiliary tasks a stage's yaml trains when the experiment does not say (``hparams/stageN.yaml``)."""
+    with open(os.path.join(REPO, STAGE_SCRIPTS[stage][1]), encoding="utf-8") as handle:
+        return list(ruamel.yaml.YAML(typ="rt").load(handle)["aux_tasks"])
+
+
 def list_experiments(experiments):
     """The experiments file as a table (``--list``)."""
     lines = [f"{'experiment':34} {'stages':6} {'paper UA':>8} {'paper WA':>8}  paper table: row"]
@@ -810,14 +885,29 @@ def parse_args(argv=None):
     parser.add_argument(
         "--experiment", default=DEFAULT_EXPERIMENT, help="row of the experiments file (default: %(default)s)"
     )
-    parser.add_argument("--data_folder", help="IEMOCAP_full_release, or the folder containing it")
+    corpus = parser.add_argument_group("The corpus and its folds (README, 'Your own corpus')")
+    corpus.add_argument("--corpus", choices=CORPORA, default="iemocap", help="default: %(default)s")
+    corpus.add_argument(
+        "--data_folder", help="the corpus as downloaded: IEMOCAP_full_release (or its parent), CREMA-D's, RAVDESS's"
+    )
+    corpus.add_argument("--manifest", help="--corpus manifest: the CSV or JSON-lines file")
+    corpus.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        help="the folds (default: the corpus's: IEMOCAP sessions; CREMA-D, RAVDESS speaker_kfold; a manifest its "
+        "fold/split column, else speaker_kfold)",
+    )
+    corpus.add_argument("--n_folds", type=int, default=5, help="speaker_kfold's folds (default: %(default)s)")
+    corpus.add_argument(
+        "--fold_seed", type=int, default=DEFAULT_SEED, help="speaker_kfold's shuffle of the speakers (%(default)s)"
+    )
     parser.add_argument(
         "--output_folder",
         default="results/folds",
         help="runs go to <output_folder>/<experiment>/seed<S>/fold<K>/stage<N>",
     )
     parser.add_argument(
-        "--folds", nargs="+", type=int, choices=FOLDS, default=list(FOLDS), help="held-out sessions (default: all)"
+        "--folds", nargs="+", type=int, help="held-out folds (IEMOCAP: sessions; default: every fold of the protocol)"
     )
     parser.add_argument(
         "--seeds",
@@ -901,8 +991,8 @@ def parse_args(argv=None):
     parser.add_argument("--list", action="store_true", help="list the experiments and the paper's numbers")
     parser.add_argument("--experiments_file", default=EXPERIMENTS_FILE, help="default: %(default)s")
     args = parser.parse_args(argv)
-    if not (args.list or args.compare or args.summarize) and not args.data_folder:
-        parser.error("--data_folder is required to run folds")
+    if not (args.list or args.compare or args.summarize) and not (args.data_folder or args.manifest):
+        parser.error("--data_folder (or, with --corpus manifest, --manifest) is required to run folds")
     if args.launcher == "local" and args.no_wait:
         parser.error("--no_wait goes with --launcher slurm")
     return args
@@ -958,6 +1048,11 @@ def main(argv=None):
             args.output_folder,
             folds=args.folds,
             seeds=args.seeds,
+            corpus=args.corpus,
+            manifest=args.manifest,
+            protocol=args.protocol,
+            n_folds=args.n_folds,
+            fold_seed=args.fold_seed,
             wav2vec2_hub=args.wav2vec2_hub,
             extra_args=shlex.split(args.extra_args),
             stage_args={
@@ -979,7 +1074,7 @@ def main(argv=None):
         else:
             with FolderLock(runner.experiment_folder, [os.path.basename(sys.executable), *sys.argv]):
                 failures = runner.run()
-    except (RunFoldsError, DeviceError, OverrideError, SummaryError, FolderInUseError, IEMOCAPError) as error:
+    except (RunFoldsError, DeviceError, OverrideError, SummaryError, FolderInUseError, CorpusError) as error:
         print(f"run_folds.py: error: {error}", file=sys.stderr)
         return 2
     except Interrupted as stop:
@@ -1003,7 +1098,7 @@ def main(argv=None):
             print("  last lines of its log:\n    " + "\n    ".join(tail), file=sys.stderr)
     if failures:
         print(
-            f"\n{len(failures)} of {len(args.folds) * len(args.seeds)} run(s) (fold, seed) failed; the others' results "
+            f"\n{len(failures)} of {len(runner.runs)} run(s) (fold, seed) failed; the others' results "
             "are in the summary.",
             file=sys.stderr,
         )

@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Tests an exported model on a whole corpus: cross-corpus evaluation (train on IEMOCAP, test on CREMA-D).
+
+Every usable utterance of the corpus is classified (``EmotionRecognizer.iter_predictions``), and UA, WA,
+per-class recall and the confusion matrix are computed over the classes the model and the corpus share::
+
+    python recipes/evaluate.py --model exported/fold1 --corpus crema_d --data_folder /data/CREMA-D \
+        --output_folder results/iemocap_on_crema_d
+    python recipes/evaluate.py --model exported/fold1 --corpus manifest --manifest my_corpus.csv \
+        --output_folder results/iemocap_on_mine --label_map "angry=ang,happy=hap,neutral=neu,sad=sad"
+
+Shared classes: by default, a corpus label is the model's label of the same name (the corpora share the
+three-letter codes neu, hap, ang, sad, fea, dis, cal, sur, so IEMOCAP's four map onto CREMA-D's NEU HAP ANG SAD
+and RAVDESS's neutral, happy, angry, sad); ``--label_map corpus=model,...`` (or a JSON file of that mapping)
+replaces it. Utterances of a corpus class the model lacks are left out and listed by class. Each prediction is
+the model's most probable **shared** class (a four-class model tested on six-class CREMA-D can only be right on
+the four it knows, and its probabilities of the others are set aside); how often its overall best class was
+outside them is reported. Writes ``evaluation.json`` (every figure and each utterance's prediction) and
+``evaluation.md`` into ``--output_folder``.
+
+Authors
+ * SER two-stage adapters recipe contributors, 2026
+"""
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter
+
+from corpora import CorpusError
+from corpora.folds import CORPORA, check_audio, corpus_source, read_corpus
+from custom_modules.errors import INPUT_ERROR_EXIT
+from custom_modules.metrics import classification_summary
+from recipes.classify import load_model
+
+
+def read_label_map(text):
+    """``--label_map``: ``corpus=model`` pairs separated by commas, or a JSON file of that mapping.
+
+    Example
+    -------
+    >>> read_label_map("angry=ang, happy=hap")
+    {'angry': 'ang', 'happy': 'hap'}
+    >>> read_label_map("angry")
+    Traceback (most recent call last):
+    ...
+    corpora.CorpusError: --label_map 'angry': write corpus=model pairs separated by commas (neutral=neu,...) ...
+    """
+    if text is None:
+        return None
+    if os.path.isfile(text):
+        with open(text, encoding="utf-8") as handle:
+            mapping = json.load(handle)
+        if not isinstance(mapping, dict):
+            raise CorpusError(f"--label_map {text}: the JSON file must hold one object, corpus label -> model label.")
+        return {str(k): str(v) for k, v in mapping.items()}
+    pairs = [item.strip() for item in text.split(",") if item.strip()]
+    if not pairs or not all(pair.count("=") == 1 for pair in pairs):
+        raise CorpusError(
+            f"--label_map {text!r}: write corpus=model pairs separated by commas (neutral=neu,...) or name a JSON "
+            "file of that mapping."
+        )
+    return dict(tuple(part.strip() for part in pair.split("=")) for pair in pairs)
+
+
+def shared_classes(model_labels, corpus_labels, label_map=None):
+    """Which corpus class is which model class, and what each side has that the other lacks.
+
+    Arguments
+    ---------
+    model_labels : list of str
+        The model's emotion labels, in its order.
+    corpus_labels : list of str
+        The corpus's.
+    label_map : dict, optional
+        Corpus label -> model label (default: the same name).
+
+    Returns
+    -------
+    dict
+        ``mapping`` (corpus label -> model label, shared classes only), ``labels`` (the shared model labels, in
+        the model's order), ``corpus_only`` (corpus labels left out), ``model_only`` (model labels the corpus
+        lacks).
+
+    Example
+    -------
+    >>> shared = shared_classes(["neu", "hap", "ang", "sad"], ["neu", "hap", "ang", "sad", "fea", "dis"])
+    >>> shared["labels"], shared["corpus_only"], shared["model_only"]
+    (['neu', 'hap', 'ang', 'sad'], ['fea', 'dis'], [])
+    """
+    if label_map is None:
+        label_map = {label: label for label in corpus_labels}
+    unknown = sorted(set(label_map) - set(corpus_labels))
+    if unknown:
+        raise CorpusError(f"--label_map names {', '.join(unknown)}, which the corpus lacks (its: {corpus_labels}).")
+    wrong = sorted({v for v in label_map.values()} - set(model_labels))
+    if wrong and label_map is not None and set(label_map) != set(corpus_labels):
+        raise CorpusError(f"--label_map maps onto {', '.join(wrong)}, which the model lacks (its: {model_labels}).")
+    mapping = {c: m for c, m in label_map.items() if m in model_labels}
+    if not mapping:
+        raise CorpusError(
+            f"The model ({', '.join(model_labels)}) and the corpus ({', '.join(corpus_labels)}) share no class: map "
+            "the corpus's labels onto the model's with --label_map corpus=model,..."
+        )
+    used = set(mapping.values())
+    return {
+        "mapping": mapping,
+        "labels": [label for label in model_labels if label in used],
+        "corpus_only": [label for label in corpus_labels if label not in mapping],
+        "model_only": [label for label in model_labels if label not in used],
+    }
+
+
+def evaluate(model, data, shared, batch_size=16, skip_bad_wavs=False, min_duration=0.1, audio_check_cache=None):
+    """Classifies every usable utterance of a shared class and scores the predictions.
+
+    Arguments
+    ---------
+    model : EmotionRecognizer
+    data : corpora.folds.CorpusData
+    shared : dict
+        From ``shared_classes``.
+    batch_size : int
+    skip_bad_wavs, min_duration, audio_check_cache
+        The audio checks of preparation (``corpora.folds.check_audio``).
+
+    Returns
+    -------
+    dict
+        The figures (``classification_summary``: ``UA``, ``WA``, ``per_class_recall``, ``confusion_matrix``,
+        ``labels``, ``count``), what was left out, and each utterance's prediction.
+    """
+    utterances, skipped = check_audio(data, min_duration, skip_bad_wavs, audio_check_cache=audio_check_cache)
+    kept = {u: e for u, e in utterances.items() if e["emo"] in shared["mapping"]}
+    left_out = Counter(e["emo"] for e in utterances.values() if e["emo"] not in shared["mapping"])
+    ids = sorted(kept)
+    labels = shared["labels"]
+    targets, predictions, records, outside = [], [], [], 0
+    results = model.iter_predictions([kept[u]["wav"] for u in ids], batch_size=batch_size)
+    for utt_id, result in zip(ids, results):
+        if "error" in result:
+            raise CorpusError(f"{utt_id} ({kept[utt_id]['wav']}) could not be classified: {result['error']}")
+        probabilities = result["emotion_probs"]
+        best_shared = max(labels, key=probabilities.__getitem__)
+        outside += result["emotion"] not in labels
+        truth = shared["mapping"][kept[utt_id]["emo"]]
+        targets.append(labels.index(truth))
+        predictions.append(labels.index(best_shared))
+        records.append({"id": utt_id, "emo": truth, "emo_pred": best_shared, "best_overall": result["emotion"]})
+    figures = classification_summary(targets, predictions, labels)
+    return {
+        **figures,
+        "corpus": data.name,
+        "source": data.source,
+        "mapping": shared["mapping"],
+        "corpus_classes_left_out": dict(left_out),
+        "model_classes_not_in_corpus": shared["model_only"],
+        "best_class_outside_shared": outside,
+        "skipped": skipped,
+        "predictions": records,
+    }
+
+
+def markdown(report, model_folder):
+    """The report as Markdown: the figures, the confusion matrix, what was left out."""
+    labels = report["labels"]
+    lines = [
+        f"# {model_folder} on {report['corpus']} ({report['count']} utterances)",
+        "",
+        f"UA {report['UA']:.2f}, WA {report['WA']:.2f} (in %, over the shared classes {', '.join(labels)}).",
+        "",
+        "| class | recall |",
+        "|---|---|",
+        *(f"| {label} | {report['per_class_recall'][label]:.2f} |" for label in labels),
+        "",
+        "Confusion matrix (rows: true, columns: predicted):",
+        "",
+        "| | " + " | ".join(labels) + " |",
+        "|---" * (len(labels) + 1) + "|",
+        *(f"| {label} | " + " | ".join(map(str, row)) + " |" for label, row in zip(labels, report["confusion_matrix"])),
+        "",
+        f"Corpus label -> model label: {', '.join(f'{c} -> {m}' for c, m in report['mapping'].items())}.",
+        f"Left out (classes the model lacks): {report['corpus_classes_left_out'] or 'none'}; the model's classes "
+        f"the corpus lacks: {', '.join(report['model_classes_not_in_corpus']) or 'none'}; the model's best class "
+        f"was outside the shared ones for {report['best_class_outside_shared']} utterance(s); unusable audio left "
+        f"out: {len(report['skipped'])}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    """The command line (see the module docstring); returns the exit status (2: input it cannot use)."""
+    parser = argparse.ArgumentParser(prog="evaluate.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, help="an exported model folder (recipes/export.py)")
+    parser.add_argument("--corpus", choices=CORPORA, required=True)
+    parser.add_argument("--data_folder", help="the corpus as downloaded")
+    parser.add_argument("--manifest", help="--corpus manifest: the CSV or JSON-lines file")
+    parser.add_argument("--output_folder", required=True, help="where evaluation.json and evaluation.md go")
+    parser.add_argument("--label_map", help="corpus=model pairs separated by commas, or a JSON file of them")
+    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--skip_bad_wavs", action="store_true", help="leave unusable wavs out (listed) instead of stopping"
+    )
+    parser.add_argument("--audio_check_cache", help="JSON file remembering the wavs already checked")
+    args = parser.parse_args(argv)
+    try:
+        data = read_corpus(args.corpus, corpus_source(args.corpus, args.data_folder, args.manifest))
+        model = load_model(args.model, args.device)
+        shared = shared_classes(model.label_sets["emotion"], list(data.labels["emo"]), read_label_map(args.label_map))
+        report = evaluate(
+            model, data, shared, args.batch_size, args.skip_bad_wavs, audio_check_cache=args.audio_check_cache
+        )
+    except (CorpusError, FileNotFoundError) as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return INPUT_ERROR_EXIT
+    os.makedirs(args.output_folder, exist_ok=True)
+    with open(os.path.join(args.output_folder, "evaluation.json"), "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=1)
+    text = markdown(report, os.path.basename(os.path.normpath(args.model)))
+    with open(os.path.join(args.output_folder, "evaluation.md"), "w", encoding="utf-8") as handle:
+        handle.write(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
