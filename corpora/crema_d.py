@@ -23,6 +23,7 @@ import re
 from collections import Counter
 
 from corpora import CorpusError
+from corpora.release import find_release_root
 from iemocap_prepare import normalize_transcript
 
 NAME = "crema_d"
@@ -79,14 +80,18 @@ def find_root(data_folder):
     corpora.CorpusError: --data_folder '/no/such/folder' does not exist or is not a folder: pass the CREMA-D folder ...
     """
     expected = f"pass the CREMA-D folder that contains {WAV_FOLDER}/ and {DEMOGRAPHICS_FILE}"
-    if data_folder is None or not os.path.isdir(data_folder):
-        raise CorpusError(f"--data_folder {data_folder!r} does not exist or is not a folder: {expected}.")
-    for candidate in (data_folder, os.path.join(data_folder, "CREMA-D")):
-        if os.path.isdir(os.path.join(candidate, WAV_FOLDER)):
-            if not os.path.isfile(os.path.join(candidate, DEMOGRAPHICS_FILE)):
-                raise CorpusError(f"{candidate!r} holds {WAV_FOLDER}/ but no {DEMOGRAPHICS_FILE}: {expected}.")
-            return os.path.abspath(candidate)
-    raise CorpusError(f"{data_folder!r} holds no {WAV_FOLDER}/ folder: {expected}.")
+
+    def is_root(folder):
+        if not os.path.isdir(os.path.join(folder, WAV_FOLDER)):
+            return False
+        if not os.path.isfile(os.path.join(folder, DEMOGRAPHICS_FILE)):
+            raise CorpusError(f"{folder!r} holds {WAV_FOLDER}/ but no {DEMOGRAPHICS_FILE}: {expected}.")
+        return True
+
+    root = find_release_root(data_folder, ("CREMA-D",), is_root, expected)
+    if root is None:
+        raise CorpusError(f"{data_folder!r} holds no {WAV_FOLDER}/ folder: {expected}.")
+    return root
 
 
 def collect_utterances(root):

@@ -20,6 +20,7 @@ import re
 from collections import Counter
 
 from corpora import CorpusError
+from corpora.release import find_release_root
 from iemocap_prepare import normalize_transcript
 
 NAME = "ravdess"
@@ -62,12 +63,10 @@ def find_root(data_folder):
     corpora.CorpusError: --data_folder '/no/such/folder' does not exist or is not a folder: pass the RAVDESS folder ...
     """
     expected = f"pass the RAVDESS folder that holds Actor_01 ... Actor_24 (or the {RELEASE_FOLDER} folder above it)"
-    if data_folder is None or not os.path.isdir(data_folder):
-        raise CorpusError(f"--data_folder {data_folder!r} does not exist or is not a folder: {expected}.")
-    for candidate in (data_folder, os.path.join(data_folder, RELEASE_FOLDER)):
-        if _actor_folders(candidate):
-            return os.path.abspath(candidate)
-    raise CorpusError(f"{data_folder!r} holds no Actor_NN folder: {expected}.")
+    root = find_release_root(data_folder, (RELEASE_FOLDER,), _actor_folders, expected)
+    if root is None:
+        raise CorpusError(f"{data_folder!r} holds no Actor_NN folder: {expected}.")
+    return root
 
 
 def collect_utterances(root):

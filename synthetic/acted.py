@@ -126,13 +126,11 @@ def refuse_existing(out_dir, *names):
         )
 
 
-def command_line(argv, description, out_help, generate, **sizes):
-    """A generator's command line: ``--out_dir``, ``--seed`` and one option per size; prints a summary.
+def command_line(description, out_help, generate, **sizes):
+    """Makes a generator's ``main``: ``--out_dir``, ``--seed`` and one option per size; prints a summary.
 
     Arguments
     ---------
-    argv : list of str or None
-        Arguments (``None``: ``sys.argv[1:]``).
     description : str
         What the generator writes.
     out_help : str
@@ -141,14 +139,23 @@ def command_line(argv, description, out_help, generate, **sizes):
         ``generate(out_dir, seed=..., **sizes)`` returning ``{utt_id: {..., "duration"}}``.
     **sizes : int
         The size options and their defaults.
+
+    Returns
+    -------
+    callable
+        ``main(argv=None)`` (``None``: ``sys.argv[1:]``).
     """
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--out_dir", required=True, help=out_help)
-    parser.add_argument("--seed", type=int, default=0)
-    for name, default in sizes.items():
-        parser.add_argument(f"--{name}", type=int, default=default)
-    args = vars(parser.parse_args(argv))
-    began = time.perf_counter()
-    truth = generate(args.pop("out_dir"), **args)
-    minutes = sum(entry["duration"] for entry in truth.values()) / 60
-    print(f"Wrote {len(truth)} utterances ({minutes:.1f} min of audio) in {time.perf_counter() - began:.1f} s.")
+
+    def main(argv=None):
+        parser = argparse.ArgumentParser(description=description)
+        parser.add_argument("--out_dir", required=True, help=out_help)
+        parser.add_argument("--seed", type=int, default=0)
+        for name, default in sizes.items():
+            parser.add_argument(f"--{name}", type=int, default=default)
+        args = vars(parser.parse_args(argv))
+        began = time.perf_counter()
+        truth = generate(args.pop("out_dir"), **args)
+        minutes = sum(entry["duration"] for entry in truth.values()) / 60
+        print(f"Wrote {len(truth)} utterances ({minutes:.1f} min of audio) in {time.perf_counter() - began:.1f} s.")
+
+    return main

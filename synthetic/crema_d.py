@@ -112,22 +112,10 @@ def _write_csv(path, header, rows):
         writer.writerows([[str(cell) if isinstance(cell, str) else cell for cell in row] for row in rows])
 
 
-def main(argv=None):
-    """Command line: generates a corpus and prints a short summary.
-
-    Arguments
-    ---------
-    argv : list of str, optional
-        Arguments (default: ``sys.argv[1:]``).
-    """
-    command_line(
-        argv,
-        __doc__.split("\n\n")[0],
-        "the CREMA-D-like folder to create",
-        generate_crema_d,
-        actors=10,
-        clips_per_actor=12,
-    )
+# Command line: generates a corpus and prints a short summary.
+main = command_line(
+    __doc__.split("\n\n")[0], "the CREMA-D-like folder to create", generate_crema_d, actors=10, clips_per_actor=12
+)
 
 
 if __name__ == "__main__":

@@ -190,22 +190,10 @@ def _write_jsonl(path, rows):
         jsonl.writelines(json.dumps(row) + "\n" for row in rows)
 
 
-def main(argv=None):
-    """Command line: generates the manifest corpus in ``--out_dir`` and prints a short summary.
-
-    Arguments
-    ---------
-    argv : list of str, optional
-        Arguments (default: ``sys.argv[1:]``).
-    """
-    command_line(
-        argv,
-        __doc__.split("\n\n")[0],
-        "the folder to create",
-        generate_manifest_corpus,
-        speakers=10,
-        clips_per_speaker=8,
-    )
+# Command line: generates a corpus and prints a short summary.
+main = command_line(
+    __doc__.split("\n\n")[0], "the folder to create", generate_manifest_corpus, speakers=10, clips_per_speaker=8
+)
 
 
 if __name__ == "__main__":

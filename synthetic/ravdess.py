@@ -92,22 +92,14 @@ def generate_ravdess(out_dir, seed=0, actors=10, clips_per_emotion=1, sample_rat
     return truth
 
 
-def main(argv=None):
-    """Command line: generates a corpus and prints a short summary.
-
-    Arguments
-    ---------
-    argv : list of str, optional
-        Arguments (default: ``sys.argv[1:]``).
-    """
-    command_line(
-        argv,
-        __doc__.split("\n\n")[0],
-        "the Audio_Speech_Actors_01-24-like folder to create",
-        generate_ravdess,
-        actors=10,
-        clips_per_emotion=1,
-    )
+# Command line: generates a corpus and prints a short summary.
+main = command_line(
+    __doc__.split("\n\n")[0],
+    "the Audio_Speech_Actors_01-24-like folder to create",
+    generate_ravdess,
+    actors=10,
+    clips_per_emotion=1,
+)
 
 
 if __name__ == "__main__":
