@@ -115,6 +115,8 @@ EMOTION_PROSODY = {
     "fea": {"pitch": 1.30, "range": 2.0, "tempo": 0.85, "level": 0.35, "tilt": 0.950, "breath": 0.25},
     "dis": {"pitch": 0.90, "range": 1.5, "tempo": 1.15, "level": 0.45, "tilt": 0.900, "breath": 0.10},
     "oth": {"pitch": 1.00, "range": 2.0, "tempo": 1.00, "level": 0.45, "tilt": 0.930, "breath": 0.08},
+    # RAVDESS's calm: neutral's pitch, lower and flatter, slower, soft and relaxed (not IEMOCAP's).
+    "cal": {"pitch": 0.95, "range": 1.0, "tempo": 1.12, "level": 0.30, "tilt": 0.960, "breath": 0.12},
 }
 # Per-utterance spread (standard deviation, in log units for the factors) around the label's prosody.
 PROSODY_SPREAD = {"pitch": 0.05, "range": 0.20, "tempo": 0.06, "level": 0.12, "tilt": 0.008, "breath": 0.30}
