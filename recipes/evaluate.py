@@ -91,12 +91,13 @@ def shared_classes(model_labels, corpus_labels, label_map=None):
     """
     if label_map is None:
         label_map = {label: label for label in corpus_labels}
-    unknown = sorted(set(label_map) - set(corpus_labels))
-    if unknown:
-        raise CorpusError(f"--label_map names {', '.join(unknown)}, which the corpus lacks (its: {corpus_labels}).")
-    wrong = sorted({v for v in label_map.values()} - set(model_labels))
-    if wrong and label_map is not None and set(label_map) != set(corpus_labels):
-        raise CorpusError(f"--label_map maps onto {', '.join(wrong)}, which the model lacks (its: {model_labels}).")
+    else:
+        unknown = sorted(set(label_map) - set(corpus_labels))
+        if unknown:
+            raise CorpusError(f"--label_map names {', '.join(unknown)}, which the corpus lacks (its: {corpus_labels}).")
+        wrong = sorted(set(label_map.values()) - set(model_labels))
+        if wrong:
+            raise CorpusError(f"--label_map maps onto {', '.join(wrong)}, which the model lacks (its: {model_labels}).")
     mapping = {c: m for c, m in label_map.items() if m in model_labels}
     if not mapping:
         raise CorpusError(
