@@ -32,6 +32,8 @@ TITLE = "CREMA-D"
 EMOTIONS = ("neu", "hap", "ang", "sad", "fea", "dis")
 AUX_LABELS = {"gender": ("F", "M"), "level": ("LO", "MD", "HI", "XX")}
 NEEDS_RESAMPLING = False
+# The emotion counts of the release as downloaded (7,442 clips): a complete copy gives them.
+FULL_RELEASE_COUNTS = {"neu": 1087, "hap": 1271, "ang": 1271, "sad": 1271, "fea": 1271, "dis": 1271}
 
 WAV_FOLDER = "AudioWAV"
 DEMOGRAPHICS_FILE = "VideoDemographics.csv"

@@ -26,6 +26,7 @@ Authors
  * SER two-stage adapters recipe contributors, 2026
 """
 
+import difflib
 import json
 import math
 import os
@@ -138,6 +139,17 @@ def corpus_module(corpus):
     if corpus not in CORPUS_MODULES:
         raise CorpusError(f"--corpus {corpus!r} is not one the recipe reads: choose among {', '.join(CORPORA)}.")
     return import_module(CORPUS_MODULES[corpus])
+
+
+def corpus_title(corpus):
+    """How people write a corpus's name (``IEMOCAP``, ``CREMA-D``, ``RAVDESS``, ``manifest``).
+
+    Example
+    -------
+    >>> corpus_title("crema_d")
+    'CREMA-D'
+    """
+    return corpus_module(corpus).TITLE
 
 
 def corpus_source(corpus, data_folder=None, manifest=None):
@@ -282,10 +294,16 @@ def assign_folds(data, protocol, n_folds=5, fold_seed=DEFAULT_SEED):
             f"--protocol column reads a manifest's fold or split column; {data.source} has neither: use "
             "--protocol speaker_kfold (or speakers)."
         )
-    values = set(data.column_folds.values())
+    folds = {utt_id: _as_fold(value) for utt_id, value in data.column_folds.items()}
+    values = set(folds.values())
     if values <= set(SPLITS):
-        return dict(data.column_folds), {1: "the manifest's test split"}
-    return dict(data.column_folds), {fold: f"fold {fold} of the manifest" for fold in sorted(values)}
+        return folds, {1: "the manifest's test split"}
+    if not all(isinstance(value, int) for value in values):
+        raise CorpusError(
+            f"{data.source}: the fold column holds {sorted(map(str, values))[:5]}; folds are numbered 1, 2, ... (or "
+            "use a split column of train, valid and test)."
+        )
+    return folds, {fold: f"fold {fold} of the manifest" for fold in sorted(values)}
 
 
 def fold_numbers(corpus, data_folder=None, manifest=None, protocol=None, n_folds=5, fold_seed=DEFAULT_SEED):
@@ -802,9 +820,11 @@ def check_run_corpus(settings):
                 f"without it, e.g. --aux_tasks=[{', '.join(t for t in settings['aux_tasks'] if t != 'asr')}]."
             )
         if task != "asr" and task not in labels:
+            close = difflib.get_close_matches(task, labels, n=1)
             raise CorpusError(
                 f"--aux_tasks has {task}, which {data.title} does not label: its auxiliary labels are "
                 f"{', '.join(labels) or 'none'} (and asr{'' if data.has_transcripts else ': no transcripts'})."
+                + (f" Did you mean {close[0]}?" if close else "")
             )
     return data
 

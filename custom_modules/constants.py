@@ -8,7 +8,18 @@ Authors
 # The paper's 4 classes (hap and exc merged into hap by iemocap_prepare.py), in classifier index order.
 EMOTIONS = ("neu", "hap", "ang", "sad")
 # What the labels stand for (hap covers IEMOCAP's happy and excited).
-EMOTION_NAMES = {"neu": "neutral", "hap": "happy", "ang": "angry", "sad": "sad"}
+# The three-letter codes every corpus reader uses (corpora/), so that same-named classes mean the same in
+# cross-corpus evaluation (recipes/evaluate.py).
+EMOTION_NAMES = {
+    "neu": "neutral",
+    "hap": "happy",
+    "ang": "angry",
+    "sad": "sad",
+    "fea": "fearful",
+    "dis": "disgusted",
+    "sur": "surprised",
+    "cal": "calm",
+}
 GENDERS = ("F", "M")
 STYLES = ("impro", "script")
 TASK_LABELS = {"emo": EMOTIONS, "gender": GENDERS, "style": STYLES}

@@ -38,7 +38,9 @@ import zipfile
 
 import torch
 import yaml
+from speechbrain.dataio.encoder import CategoricalEncoder
 
+from corpora.folds import corpus_title
 from custom_modules.constants import SAMPLE_RATE
 from custom_modules.ctc_units import ctc_record
 from custom_modules.encoder import receptive_field
@@ -235,6 +237,26 @@ def label_encoder_names(save_folder):
     return {f"label_encoder_{task}.txt": "label_encoder" if task == "emo" else f"{task}_encoder" for task in tasks}
 
 
+def run_labels(save_folder):
+    """The labels of each task of a run, in its classifiers' order, from the label encoders it saved.
+
+    Arguments
+    ---------
+    save_folder : str
+
+    Returns
+    -------
+    dict
+        Task -> list of labels (``emo``, and each auxiliary label of the corpus).
+    """
+    labels = {}
+    for saved in label_encoder_names(save_folder):
+        encoder = CategoricalEncoder()
+        encoder.load(os.path.join(save_folder, saved))
+        labels[SAVED_ENCODER.match(saved).group(1)] = [encoder.ind2lab[i] for i in range(len(encoder))]
+    return labels
+
+
 def run_ctc_units(config):
     """The CTC units of a run (``custom_modules.ctc_units.ctc_record``) from its ``model_config.json``; a run
     saved before the recipe recorded them predicts characters, the only units there were.
@@ -299,6 +321,7 @@ def describe_run(experiment_folder, config, encoder_settings):
     settings = dict(metrics.get("settings", {}))
     settings["trainable_parameters"] = metrics.get("parameters", {}).get("trainable")
     session = metrics.get("test_session")
+    corpus_record = metrics.get("corpus") or {}
     two_stage = stage1_folder is not None
     kind = "stage 2 of the two-stage method" if two_stage else "a single-stage model (the method's stage 1 form)"
     title = (
@@ -307,12 +330,24 @@ def describe_run(experiment_folder, config, encoder_settings):
         else ("Speech emotion recognition with multi-task finetuning")
     )
     # The corpus the model was trained on: IEMOCAP only when preparation recorded the full release.
-    corpus = "IEMOCAP" if training_corpus(metrics)["iemocap"] else "IEMOCAP-format corpus,"
-    title += f" ({hf_config['model_type']}, {corpus}" + (f" session {session} held out)" if session else ")")
+    if corpus_record.get("name", "iemocap") == "iemocap":
+        corpus = "IEMOCAP" if training_corpus(metrics)["iemocap"] else "IEMOCAP-format corpus,"
+    else:
+        corpus = corpus_title(corpus_record["name"]) + ("" if corpus_record.get("matches_full_release") else " layout,")
+    held_out = corpus_record.get("held_out")
+    if session:
+        where = f" session {session} held out)"
+        summary = f", leave-one-session-out fold {session} (session {session} held out)."
+    elif held_out:
+        where = f" fold {metrics.get('test_fold')} held out)"
+        summary = f", fold {metrics.get('test_fold')} of its protocol ({held_out} held out)."
+    else:
+        where, summary = ")", "."
+    title += f" ({hf_config['model_type']}, {corpus}" + where
     return {
         "title": title,
-        "summary": f"{kind}"
-        + (f", leave-one-session-out fold {session} (session {session} held out)." if session else "."),
+        "summary": kind + summary,
+        "labels": run_labels(os.path.join(experiment_folder, "save")),
         "backbone": {
             "name": name,
             "hub_id": None if local_backbone else source,

@@ -15,7 +15,8 @@ Authors
 import speechbrain
 from huggingface_hub import EvalResult, ModelCardData
 
-from custom_modules.constants import EMOTION_NAMES, EMOTIONS, GENDERS, STYLES
+from corpora.folds import corpus_title
+from custom_modules.constants import EMOTION_NAMES, EMOTIONS, STYLES
 
 TASK_NAMES = {"emo": "emotion", "asr": "CTC character ASR", "gender": "gender", "style": "speaking style"}
 # Used in the card's code when the export is not given the repository it will be uploaded to.
@@ -77,6 +78,16 @@ def training_corpus(metrics):
     """
     corpus = (metrics or {}).get("corpus") or {}
     matches = corpus.get("matches_full_release")
+    if corpus.get("name", "iemocap") != "iemocap":
+        title = corpus_title(corpus["name"])
+        if matches:
+            return {"iemocap": False, "name": title, "dataset": None}
+        layout = "given as a manifest" if corpus["name"] == "manifest" else f"in {title}'s layout"
+        return {
+            "iemocap": False,
+            "name": f"a corpus {layout} ({corpus.get('utterances', '?')} utterances)",
+            "dataset": None,
+        }
     if matches:
         return {"iemocap": True, "name": "IEMOCAP", "dataset": "iemocap"}
     if matches is None:
@@ -87,6 +98,12 @@ def training_corpus(metrics):
         "utterances, not 5,531; e.g. the recipe's generated corpus)"
     )
     return {"iemocap": False, "name": name, "dataset": None}
+
+
+def _corpus_kind(metrics):
+    """How the front matter names a corpus that is not IEMOCAP's full release."""
+    name = ((metrics or {}).get("corpus") or {}).get("name", "iemocap")
+    return "IEMOCAP-format corpus" if name == "iemocap" else corpus_title(name)
 
 
 def front_matter(model, repo_id, license_id=DEFAULT_LICENSE):
@@ -109,13 +126,14 @@ def front_matter(model, repo_id, license_id=DEFAULT_LICENSE):
     results = []
     if metrics:
         session = metrics.get("test_session")
+        fold = metrics.get("test_fold", session)
+        held_out = (metrics.get("corpus") or {}).get("held_out") or f"session {session}"
         common = {
             "task_type": "audio-classification",
-            "task_name": "Speech emotion recognition (4 classes)",
-            "dataset_type": corpus["dataset"] or "iemocap-format",
-            "dataset_name": f"{'IEMOCAP' if corpus['iemocap'] else 'IEMOCAP-format corpus'}, session {session} "
-            "held out",
-            "dataset_split": f"session{session}",
+            "task_name": f"Speech emotion recognition ({len(metrics.get('labels', EMOTIONS))} classes)",
+            "dataset_type": corpus["dataset"] or ("iemocap-format" if corpus["iemocap"] is not False else "custom"),
+            "dataset_name": f"{'IEMOCAP' if corpus['iemocap'] else _corpus_kind(metrics)}, {held_out} held out",
+            "dataset_split": f"session{session}" if session else f"fold{fold}",
         }
         results = [
             EvalResult(**common, metric_type="accuracy", metric_value=round(metrics["WA"], 2), metric_name="WA"),
@@ -164,18 +182,23 @@ def model_card(model, repo_id=None, license_id=DEFAULT_LICENSE):
     repo = repo_id or REPO_PLACEHOLDER
     savedir = "pretrained_models/" + repo.replace("/", "--").replace("<", "").replace(">", "")
     heads, metrics = model["heads"], model["metrics"]
-    has_gender_style = all(task in heads["aux_tasks"] for task in ("gender", "style"))
+    labels = model.get("labels") or {"emo": list(EMOTIONS)}
+    auxiliary = [task for task in heads["aux_tasks"] if task != "asr"]
+    has_gender_style = auxiliary == ["gender", "style"] and labels.get("style") == list(STYLES)
     has_asr = "asr" in heads["aux_tasks"]
     extras = []
     if has_gender_style:
         extras.append("the speaker's gender (F, M) and speaking style (improvised, scripted)")
+    elif auxiliary:
+        extras.append(" and ".join(f"{task} ({', '.join(labels.get(task, []))})" for task in auxiliary))
     if has_asr:
         extras.append(f"a {_units_name(model.get('ctc'))} transcript (CTC, greedy)")
     lines = [
         front_matter(model, repo_id, license_id),
         f"# {model['title']}",
         "",
-        "This model recognises **emotion in English speech** as one of four classes (neutral, happy, angry, sad)"
+        f"This model recognises **emotion in English speech** as one of {len(labels['emo'])} classes "
+        f"({', '.join(EMOTION_NAMES.get(label, label) for label in labels['emo'])})"
         + (f", and also gives {' and '.join(extras)}" if extras else "")
         + f". It was trained with the SpeechBrain recipe of *Enhancing Two-stage Finetuning for Speech Emotion "
         f"Recognition Using Adapters* (Gao, Shi, Chu, Kawahara, ICASSP 2024) on {training_corpus(metrics)['name']}, "
@@ -188,15 +211,18 @@ def model_card(model, repo_id=None, license_id=DEFAULT_LICENSE):
         "| index | label | emotion |",
         "|---|---|---|",
     ]
-    for index, label in enumerate(EMOTIONS):
-        meaning = EMOTION_NAMES[label] + (" (IEMOCAP's happy and excited, merged)" if label == "hap" else "")
-        lines.append(f"| {index} | `{label}` | {meaning} |")
+    iemocap = (metrics.get("corpus") or {}).get("name", "iemocap") == "iemocap"
+    for index, label in enumerate(labels["emo"]):
+        merged = " (IEMOCAP's happy and excited, merged)" if label == "hap" and iemocap else ""
+        lines.append(f"| {index} | `{label}` | {EMOTION_NAMES.get(label, label)}{merged} |")
     if has_gender_style:
         lines += [
             "",
-            f"Gender: `{'`, `'.join(GENDERS)}`. Speaking style: `{'`, `'.join(STYLES)}` (improvised, "
+            f"Gender: `{'`, `'.join(labels['gender'])}`. Speaking style: `{'`, `'.join(STYLES)}` (improvised, "
             "scripted dialogues).",
         ]
+    elif auxiliary:
+        lines += ["", " ".join(f"{task.capitalize()}: `{'`, `'.join(labels.get(task, []))}`." for task in auxiliary)]
     lines += ["", "## Results", ""]
     lines += _results(metrics)
     lines += ["", "## Training", ""]
@@ -240,8 +266,8 @@ def model_card(model, repo_id=None, license_id=DEFAULT_LICENSE):
         "```python",
         'model.predict_files(["a.wav", "b.flac"])',
         "# [{'file': 'a.wav', 'emotion': 'hap', 'emotion_probs': {'neu': 0.02, 'hap': 0.95, ...}, "
-        + ("'gender': 'F', 'gender_probs': {...}, 'style': 'impro', 'style_probs': {...}" if has_gender_style else "")
-        + (", " if has_gender_style and has_asr else "")
+        + ", ".join(f"'{task}': '{labels.get(task, ['?'])[0]}', '{task}_probs': {{...}}" for task in auxiliary)
+        + (", " if auxiliary and has_asr else "")
         + ("'transcript': '...'" if has_asr else "")
         + "}, ...]",
         "for result in model.iter_predictions(thousands_of_paths, batch_size=16, max_batch_seconds=60, progress=True):",
@@ -294,9 +320,16 @@ def _results(metrics):
         return ["The run was exported before its test evaluation (`--allow_unfinished`): no test results."]
     session = metrics.get("test_session")
     corpus = training_corpus(metrics)
+    if session:
+        where = (
+            f"{'IEMOCAP' if corpus['iemocap'] else 'The corpus'}'s session {session} held out (leave-one-session-out "
+            f"fold {session}{'' if corpus['iemocap'] else ', ' + corpus['name']})"
+        )
+    else:
+        record = metrics.get("corpus") or {}
+        where = f"{corpus['name']}, fold {metrics.get('test_fold')} held out ({record.get('held_out')})"
     lines = [
-        f"{'IEMOCAP' if corpus['iemocap'] else 'The corpus'}'s session {session} held out (leave-one-session-out "
-        f"fold {session}{'' if corpus['iemocap'] else ', ' + corpus['name']}), "
+        f"{where}, "
         f"{metrics.get('count', '?')} test utterances, checkpoint of best validation UA (epoch "
         f"{metrics.get('epoch', '?')}):",
         "",
@@ -307,7 +340,7 @@ def _results(metrics):
     ]
     for label, recall in metrics.get("per_class_recall", {}).items():
         lines.append(f"| recall `{label}` ({EMOTION_NAMES.get(label, label)}) | {recall:.2f} |")
-    for task in ("gender", "style"):
+    for task in sorted(k[: -len("_UA")] for k in metrics if k.endswith("_UA") and k != "UA"):
         if f"{task}_UA" in metrics:
             lines.append(f"| {task} UA | {metrics[f'{task}_UA']:.2f} |")
     if "WER" in metrics:

@@ -68,8 +68,7 @@ def test_run_folds_checks_the_corpus_once_before_any_fold(tmp_path):
         (
             "train_stage1.py",
             [],
-            "train_stage1.py: error: --data_folder is required (IEMOCAP_full_release, or the folder containing it): "
-            "add --data_folder <value> to the command.",
+            "train_stage1.py: error: --corpus iemocap needs --data_folder: the IEMOCAP folder as downloaded.",
         ),
         (
             "train_stage2.py",
@@ -101,13 +100,12 @@ def test_train_scripts_name_a_missing_unknown_or_repeated_option_without_a_trace
         (["--lr", "-1"], "--lr -1: the backbone's learning rate must be a number > 0."),
         (["--batch_size", "0"], "--batch_size 0: utterances per training batch must be an integer >= 1."),
         (["--grad_accumulation_factor", "0"], "--grad_accumulation_factor 0: batches per optimizer step must be"),
-        (["--aux_tasks", "[asr, gendr]"], "Not known: gendr (did you mean gender?)."),
         (["--aux_tasks", "[asr, gender"], 'quote a value with spaces or brackets, e.g. --aux_tasks "[asr, gender]"'),
         (["--finetune", "adapter"], "must be one of full, adapters, frozen. Did you mean adapters?"),
         (["--skip_bad_wavs"], "--skip_bad_wavs needs a value"),
         (["--dynamic_batch_sampler", "{max_batch_lenght: 200}"], "(did you mean --dynamic_batch_sampler.max_batch_"),
         (["--dynamic_batch_sampler", "{max_batch_length: 0}"], "--dynamic_batch_sampler.max_batch_length 0: seconds"),
-        (["--fusion", "True"], "--fusion True concatenates the emotion latent with the gender and/or style"),
+        (["--fusion", "True"], "--fusion True concatenates the emotion latent with the auxiliary labels' latents"),
         (["--aux_tasks", "[asr, gender, style]", "--aux_weight", "0.4"], "leaves no weight for emotion"),
         (["--freeze_feature_encoder", "False", "--cache_cnn_features", "True"], "--cache_cnn_features True needs"),
         (["--devce", "cpu"], "unknown option --devce (did you mean --device?)"),
@@ -167,3 +165,14 @@ def test_every_program_exits_2_on_an_input_error(program, args, tmp_path, capsys
     err = capsys.readouterr().err
     # argparse's errors name the program by sys.argv[0] (pytest's here), the others by the script's name.
     assert status == 2 and "error: " in err and "Traceback" not in err, err
+
+
+def test_an_auxiliary_task_the_corpus_does_not_label_is_named_with_the_closest(generated_corpus, tmp_path):
+    output = tmp_path / "run"
+    status, log = run_entry_point(
+        "train_stage1.py", "hparams/stage1.yaml", "--data_folder", generated_corpus[0], "--aux_tasks", "[asr, gendr]",
+        "--output_folder", str(output),
+    )  # fmt: skip
+    assert status == 2, log
+    assert "--aux_tasks has gendr, which IEMOCAP does not label: its auxiliary labels are gender, style" in log
+    assert "Did you mean gender?" in log and not output.exists()

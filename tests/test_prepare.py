@@ -104,7 +104,7 @@ def test_rerun_with_same_options_skips_and_changed_options_redo(generated_corpus
     caplog.clear()
     with caplog.at_level("INFO"):
         prepare_iemocap(generated_corpus[1], folder, test_session=4)
-    assert "options changed (test_session)" in caplog.text
+    assert "options changed (test_fold, test_session)" in caplog.text
     assert {e["session"] for e in load_splits(folder)["test"].values()} == {4}
 
 
@@ -233,6 +233,7 @@ def test_skip_bad_wavs_without_a_boolean_value_is_a_clear_error(generated_corpus
 def test_preparation_alone_writes_the_manifests_training_writes(generated_corpus, tiny_backbone, tmp_path):
     from hyperpyyaml import load_hyperpyyaml
 
+    from corpora.folds import prepare_run_fold
     from iemocap_prepare import main
     from tests.conftest import REPO
 
@@ -244,15 +245,7 @@ def test_preparation_alone_writes_the_manifests_training_writes(generated_corpus
     with open(REPO / "hparams" / "stage1.yaml", encoding="utf-8") as handle:
         hparams = load_hyperpyyaml(handle, overrides)
     # What train_stage1.py and train_stage2.py call, with the yaml's values.
-    prepare_iemocap(
-        data_folder=hparams["data_folder"],
-        save_folder=hparams["manifest_folder"],
-        test_session=hparams["test_session"],
-        valid_ratio=hparams["valid_ratio"],
-        seed=hparams["seed"],
-        min_duration=hparams["min_duration"],
-        skip_bad_wavs=hparams["skip_bad_wavs"],
-    )
+    prepare_run_fold(hparams)
     alone = str(tmp_path / "alone")
     assert (
         main(
@@ -262,7 +255,7 @@ def test_preparation_alone_writes_the_manifests_training_writes(generated_corpus
                 "--save_folder",
                 alone,
                 "--test_session",
-                str(hparams["test_session"]),
+                str(hparams["test_fold"]),
             ]
         )
         == 0

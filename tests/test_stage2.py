@@ -146,7 +146,7 @@ def test_stage2_on_a_stage1_model_of_another_shape_stops_with_the_fix(generated_
 @pytest.mark.parametrize(
     "extra, options, message",
     [
-        ((), {"test_session": "3"}, "prepared with --test_session 2, this run with --test_session 3"),
+        ((), {"test_session": "3"}, "prepared with --test_fold 2, this run with --test_fold 3"),
         (("--valid_ratio", "0.3"), {}, "prepared with --valid_ratio 0.2, this run with --valid_ratio 0.3"),
         (("--seed", "7"), {}, "prepared with --seed 1986, this run with --seed 7"),
     ],
