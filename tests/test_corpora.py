@@ -178,7 +178,7 @@ def run_folds_on(corpus, options, backbone, output, *extra):
         "--folds", "1",
         "--wav2vec2_hub", backbone,
         "--extra_args", shlex.join([*FAST_TRAINING, "--number_of_epochs", EPOCHS]),
-        "--stage2_args", f"--aux_tasks={STAGE2_TASKS.get(corpus, STAGE2_TASKS['manifest'])}",
+        f"--stage2_args=--aux_tasks={STAGE2_TASKS.get(corpus, STAGE2_TASKS['manifest'])}",
         *extra,
         env={"OMP_NUM_THREADS": "1"},
     )
