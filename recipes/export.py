@@ -8,7 +8,7 @@ backbone's hub folder::
     python recipes/export.py --experiment_folder results/stage2/fold1/seed1986 --output_folder exported/fold1 \
         --repo_id your-name/ser-two-stage-fold1 [--push_to_hub]
 
-then (see ``recipes/classify.py``, ``recipes/timeline.py``, ``recipes/upload.py``)::
+then (see ``recipes/classify.py``, ``recipes/timeline.py``, ``recipes/app.py``, ``recipes/upload.py``)::
 
     python recipes/classify.py --model exported/fold1 speech.wav
 
@@ -17,7 +17,9 @@ without the hub), ``custom_interface.py`` (all the inference code: ``recipes/inf
 ``encoder.ckpt`` (the whole encoder: stage-1 weights plus adapters, one copy, LoRA folded into the q/k/v
 weights unless ``--no_fold_lora``), ``heads.ckpt``, the label encoders, the CTC tokenizer (characters, or the
 run's SentencePiece model with ``ctc_units: bpe``), ``test_metrics.json``
-and a model card (``README.md``, ``recipes/model_card.py``; its code loads from ``--repo_id``). No file names a
+and a model card (``README.md``, ``recipes/model_card.py``; its code loads from ``--repo_id``). With
+``--space``, ``space/`` holds a Hugging Face Space that serves the page to try the model (``recipes/app.py``'s)
+from ``--repo_id`` (``recipes/space.py``). No file names a
 folder of the training machine: ``test_metrics.json`` and the card have them removed, and the export checks
 every file before it is done. The run is rebuilt from its ``model_config.json`` and its checkpoint of best
 validation UA (``custom_modules.handoff.load_trained_run``); a stage-2 run also needs its stage-1 folder. An
@@ -48,6 +50,7 @@ from custom_modules.errors import INPUT_ERROR_EXIT, RecipeInputError
 from custom_modules.handoff import load_trained_run, read_model_config, stage1_folder_of
 from recipes.inference_bundle import write_custom_interface
 from recipes.model_card import DEFAULT_LICENSE, model_card, training_corpus
+from recipes.space import write_space
 
 # Files every export holds: an existing output folder without them is not overwritten.
 EXPORT_MARKERS = ("hyperparams.yaml", "custom_interface.py")
@@ -152,7 +155,9 @@ def check_folders(experiment_folder, output_folder, allow_unfinished=False):
         )
 
 
-def export_model(experiment_folder, export_folder, fold_lora=True, repo_id=None, license_id=DEFAULT_LICENSE):
+def export_model(
+    experiment_folder, export_folder, fold_lora=True, repo_id=None, license_id=DEFAULT_LICENSE, space=False
+):
     """Writes the self-contained inference folder of a training run.
 
     Arguments
@@ -169,6 +174,9 @@ def export_model(experiment_folder, export_folder, fold_lora=True, repo_id=None,
         from it.
     license_id : str
         The license in the model card's front matter.
+    space : bool
+        Also write ``space/``, the Hugging Face Space that serves the page to try the model from ``repo_id``
+        (``recipes/space.py``).
 
     Returns
     -------
@@ -215,6 +223,8 @@ def export_model(experiment_folder, export_folder, fold_lora=True, repo_id=None,
     with open(os.path.join(export_folder, "README.md"), "w", encoding="utf-8") as handle:
         handle.write(model_card(description, repo_id, license_id))
     check_no_machine_paths(export_folder, description["machine_folders"])
+    if space:
+        check_no_machine_paths(write_space(export_folder, repo_id), description["machine_folders"])
     print(f"Exported {experiment_folder} to {export_folder}")
     return export_folder
 
@@ -533,9 +543,15 @@ def main(argv=None):
         help="upload the exported folder to --repo_id afterwards (recipes/upload.py; needs a Hugging Face token)",
     )
     parser.add_argument("--private", action="store_true", help="with --push_to_hub: create a private repository")
+    parser.add_argument(
+        "--space",
+        action="store_true",
+        help="also write space/: a Hugging Face Space serving the page to try the model from --repo_id "
+        "(recipes/app.py's page; push it with recipes/upload.py --space_id)",
+    )
     args = parser.parse_args(argv)
-    if args.push_to_hub and not args.repo_id:
-        parser.error("--push_to_hub needs --repo_id user/name.")
+    if (args.push_to_hub or args.space) and not args.repo_id:
+        parser.error(f"{'--push_to_hub' if args.push_to_hub else '--space'} needs --repo_id user/name.")
     if args.repo_id and not HUB_ID.match(args.repo_id):
         parser.error(f"--repo_id {args.repo_id} is not a Hugging Face repository id (user/name).")
     try:
@@ -546,6 +562,7 @@ def main(argv=None):
             fold_lora=args.fold_lora,
             repo_id=args.repo_id,
             license_id=args.license,
+            space=args.space,
         )
     except RecipeInputError as error:
         # ExportError, and the hand-off's messages (a run without model_config.json or checkpoints, a stage-2 run

@@ -37,6 +37,10 @@ INFERENCE_MODULES = (
     "constants",
     "errors",
     "streaming",
+    # What the page to try a model needs (recipes/app.py, the Space of export.py --space): it runs from the model
+    # folder alone. Gradio is imported only when a page is built, so loading a model never needs it.
+    "timeline_plot",
+    "gradio_page",
 )
 ENTRY_MODULE = "interface"
 

@@ -24,18 +24,8 @@ import csv
 import os
 import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
-
-from custom_modules.constants import EMOTION_NAMES  # noqa: E402
-from recipes.classify import InputError, add_model_and_inputs, find_audio_files, load_model  # noqa: E402
-
-# Colours that read apart, also in grey and for the common colour-vision deficiencies (Okabe-Ito).
-EMOTION_COLORS = {"neu": "#999999", "hap": "#E69F00", "ang": "#D55E00", "sad": "#0072B2"}
+from custom_modules.timeline_plot import timeline_figure
+from recipes.classify import InputError, add_model_and_inputs, find_audio_files, load_model
 
 
 def write_timeline(rows, csv_path, labels):
@@ -67,72 +57,16 @@ def write_timeline(rows, csv_path, labels):
     return kept
 
 
-def timeline_subtitle(rows, window_s, hop_s):
-    """What the plot shows: the windows and their hop, or the single window of a recording shorter than one.
-
-    Example
-    -------
-    >>> timeline_subtitle([{"start_s": 0.0, "end_s": 3.0}, {"start_s": 1.0, "end_s": 4.0}], 3.0, 1.0)
-    'emotion over time: 3 s windows every 1 s, classified independently'
-    >>> timeline_subtitle([{"start_s": 0.0, "end_s": 2.4}], 3.0, 1.0)
-    'one window: the whole recording (2.4 s, shorter than the 3 s window)'
-    """
-    if len(rows) == 1:
-        end = rows[0]["end_s"]
-        if end - rows[0]["start_s"] < window_s:
-            return f"one window: the whole recording ({end:g} s, shorter than the {window_s:g} s window)"
-        return f"one window of {window_s:g} s: the whole recording ({end:g} s)"
-    return f"emotion over time: {window_s:g} s windows every {hop_s:g} s, classified independently"
-
-
 def plot_timeline(rows, png_path, title, window_s, hop_s):
-    """Draws the timeline: each emotion's probability stacked over time (at window centres), and a strip of the
-    most likely emotion per window.
+    """Saves the timeline's plot (``custom_modules.timeline_plot.timeline_figure``) as a PNG."""
+    timeline_figure(rows, title, window_s, hop_s).savefig(png_path, dpi=120, bbox_inches="tight")
 
-    Arguments
-    ---------
-    rows : list of dict
-        From ``emotion_timeline``.
-    png_path : str
-    title : str
-    window_s, hop_s : float
-    """
-    labels = list(rows[0]["emotion_probs"])
-    centres = [(row["start_s"] + row["end_s"]) / 2 for row in rows]
-    # Each window's probabilities at its centre, the first and last held out to the recording's ends.
-    times = [rows[0]["start_s"], *centres, rows[-1]["end_s"]]
-    probabilities = [
-        [
-            rows[0]["emotion_probs"][label],
-            *(row["emotion_probs"][label] for row in rows),
-            rows[-1]["emotion_probs"][label],
-        ]
-        for label in labels
-    ]
-    colors = [EMOTION_COLORS.get(label, "#000000") for label in labels]
-    figure, (top, strip) = plt.subplots(
-        2, 1, figsize=(12, 4.5), sharex=True, gridspec_kw={"height_ratios": [5, 1], "hspace": 0.08}
-    )
-    names = [EMOTION_NAMES.get(label, label) for label in labels]
-    top.stackplot(times, probabilities, labels=names, colors=colors)
-    top.set_ylim(0, 1)
-    top.set_ylabel("probability")
-    top.set_title(f"{title}\n{timeline_subtitle(rows, window_s, hop_s)}")
-    top.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    top.grid(axis="y", alpha=0.3)
-    best = [[labels.index(row["emotion"]) for row in rows]]
-    edges = [rows[0]["start_s"]] + [(a + b) / 2 for a, b in zip(centres, centres[1:])] + [rows[-1]["end_s"]]
-    strip.pcolormesh(edges, [0, 1], best, cmap=ListedColormap(colors), vmin=0, vmax=len(labels) - 1)
-    strip.set_yticks([0.5], ["most likely"])
-    duration = rows[-1]["end_s"]
-    if duration > 120:
-        strip.xaxis.set_major_formatter(FuncFormatter(lambda s, _: f"{int(s // 60)}:{int(s % 60):02d}"))
-        strip.set_xlabel("time (min:s)")
-    else:
-        strip.set_xlabel("time (s)")
-    strip.set_xlim(0, duration)
-    figure.savefig(png_path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
+
+def check_window(model, window_s):
+    """Refuses a ``--window_s`` shorter than the model's receptive field (no window could be encoded)."""
+    shortest = model.hparams.min_samples / model.hparams.sample_rate
+    if window_s < shortest:
+        raise InputError(f"--window_s {window_s} is shorter than the model's receptive field ({shortest} s).")
 
 
 def output_names(files):
@@ -164,9 +98,7 @@ def main(argv=None):
         files = find_audio_files(args.inputs)
         names = output_names(files)
         model = load_model(args.model, args.device)
-        shortest = model.hparams.min_samples / model.hparams.sample_rate
-        if args.window_s < shortest:
-            raise InputError(f"--window_s {args.window_s} is shorter than the model's receptive field ({shortest} s).")
+        check_window(model, args.window_s)
     except InputError as error:
         print(f"timeline.py: error: {error}", file=sys.stderr)
         return 2

@@ -7,7 +7,14 @@ loads it by its id::
     python recipes/upload.py --model exported/fold1 --repo_id your-name/ser-two-stage-fold1 --dry_run
     python recipes/upload.py --model exported/fold1 --repo_id your-name/ser-two-stage-fold1 [--private]
 
-(``recipes/export.py ... --push_to_hub`` does both.) The repository is created if needed, then the folder is
+(``recipes/export.py ... --push_to_hub`` does both.) With ``--space_id`` the export's Hugging Face Space
+(``recipes/export.py --space``: ``space/``, the page to try the model, loading it from ``--repo_id``) is pushed
+after the model, as a Gradio Space::
+
+    python recipes/upload.py --model exported/fold1 --repo_id your-name/ser-two-stage-fold1 \
+        --space_id your-name/try-ser-two-stage-fold1
+
+The repository is created if needed, then the folder is
 uploaded in one commit through ``huggingface_hub`` (``HfApi.create_repo``, ``HfApi.upload_folder``), without the
 bytecode Python leaves beside ``custom_interface.py`` when the folder was loaded locally. Authentication is
 huggingface_hub's: the ``HF_TOKEN`` environment variable or the token saved by ``hf auth login``.
@@ -21,15 +28,17 @@ import argparse
 import os
 import sys
 
-from huggingface_hub import HfApi
+from huggingface_hub import HfApi, SpaceCard
 from huggingface_hub.utils import filter_repo_objects
 
 from recipes.export import EXPORT_MARKERS, HUB_ID
 from recipes.model_card import REPO_PLACEHOLDER
+from recipes.space import SPACE_FOLDER
 
 # A local load writes custom_interface's bytecode into the folder; never upload it.
 IGNORE_PATTERNS = ["__pycache__/*", "*/__pycache__/*", "*.pyc"]
 COMMIT_MESSAGE = "Upload speech emotion recognition model (two-stage adapters recipe)"
+SPACE_COMMIT_MESSAGE = "Upload the page to try a speech emotion recognition model (two-stage adapters recipe)"
 
 
 class UploadError(Exception):
@@ -69,21 +78,56 @@ def upload_plan(folder, repo_id, private=False):
                 f"the model card in {folder} loads the model from {shown}, not {repo_id}: export again with "
                 f"--repo_id {repo_id} (or --push_to_hub)."
             )
+    # The Space beside the model is a repository of its own (space_upload_plan).
+    return folder_plan(folder, repo_id, "model", private, IGNORE_PATTERNS + [f"{SPACE_FOLDER}/*"], COMMIT_MESSAGE)
+
+
+def space_upload_plan(model_folder, space_id, model_repo_id, private=False):
+    """What ``upload`` would do to push the Space of an export (``recipes/export.py --space``) as ``space_id``,
+    checked before any network access: the Space must load the model from ``model_repo_id``.
+
+    Returns
+    -------
+    dict
+        ``upload_plan``'s, with ``repo_type`` ``space`` and ``space_sdk`` ``gradio``.
+    """
+    if not HUB_ID.match(space_id):
+        raise UploadError(f"--space_id {space_id} is not a Hugging Face repository id (user/name).")
+    folder = os.path.join(model_folder, SPACE_FOLDER)
+    card = os.path.join(folder, "README.md")
+    if not os.path.isfile(card):
+        raise UploadError(
+            f"{model_folder} has no Space ({SPACE_FOLDER}/README.md): export again with --space --repo_id "
+            f"{model_repo_id}."
+        )
+    models = SpaceCard.load(card).data.models or []
+    if models != [model_repo_id]:
+        raise UploadError(
+            f"the Space in {folder} loads the model {', '.join(models) or 'from nowhere'}, not {model_repo_id}: "
+            f"export again with --space --repo_id {model_repo_id}."
+        )
+    plan = folder_plan(folder, space_id, "space", private, IGNORE_PATTERNS, SPACE_COMMIT_MESSAGE)
+    return {**plan, "space_sdk": "gradio"}
+
+
+def folder_plan(folder, repo_id, repo_type, private, ignore_patterns, commit_message):
+    """The upload of every file of ``folder`` but the ignored ones to one repository, in one commit."""
     every_file = sorted(
         os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/")
         for root, _, names in os.walk(folder)
         for name in names
     )
-    files = list(filter_repo_objects(every_file, ignore_patterns=IGNORE_PATTERNS))
+    files = list(filter_repo_objects(every_file, ignore_patterns=ignore_patterns))
     return {
         "repo_id": repo_id,
-        "repo_type": "model",
+        "repo_type": repo_type,
         "private": private,
         "folder": folder,
         "files": files,
         "bytes": sum(os.path.getsize(os.path.join(folder, name)) for name in files),
-        "ignore_patterns": IGNORE_PATTERNS,
-        "commit_message": COMMIT_MESSAGE,
+        "ignore_patterns": ignore_patterns,
+        "commit_message": commit_message,
+        "space_sdk": None,
     }
 
 
@@ -101,7 +145,13 @@ def upload(plan, api=None):
     str
     """
     api = api or HfApi()
-    api.create_repo(repo_id=plan["repo_id"], repo_type=plan["repo_type"], private=plan["private"], exist_ok=True)
+    api.create_repo(
+        repo_id=plan["repo_id"],
+        repo_type=plan["repo_type"],
+        private=plan["private"],
+        space_sdk=plan["space_sdk"],
+        exist_ok=True,
+    )
     commit = api.upload_folder(
         repo_id=plan["repo_id"],
         repo_type=plan["repo_type"],
@@ -115,14 +165,20 @@ def upload(plan, api=None):
 def describe(plan):
     """The plan as the dry run prints it."""
     visibility = "private" if plan["private"] else "public"
+    kind = f"{plan['space_sdk']} {plan['repo_type']}" if plan["space_sdk"] else plan["repo_type"]
     lines = [
-        f"Would create (if it does not exist) the {visibility} model repository {plan['repo_id']} and upload "
+        f"Would create (if it does not exist) the {visibility} {kind} repository {plan['repo_id']} and upload "
         f"{len(plan['files'])} files ({plan['bytes'] / 1e6:.1f} MB) from {plan['folder']} in one commit "
         f"({plan['commit_message']!r}):",
         *(f"  {name}  ({os.path.getsize(os.path.join(plan['folder'], name)):,} bytes)" for name in plan["files"]),
-        f'Then: foreign_class(source="{plan["repo_id"]}", pymodule_file="custom_interface.py", '
-        'classname="EmotionRecognizer")',
     ]
+    if plan["repo_type"] == "space":
+        lines.append(f"Then: https://huggingface.co/spaces/{plan['repo_id']}")
+    else:
+        lines.append(
+            f'Then: foreign_class(source="{plan["repo_id"]}", pymodule_file="custom_interface.py", '
+            'classname="EmotionRecognizer")'
+        )
     return "\n".join(lines)
 
 
@@ -130,23 +186,31 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Upload an exported model folder to the Hugging Face Hub.")
     parser.add_argument("--model", required=True, help="exported model folder (recipes/export.py)")
     parser.add_argument("--repo_id", required=True, help="model repository, user/name (created if needed)")
-    parser.add_argument("--private", action="store_true", help="create the repository as private")
+    parser.add_argument(
+        "--space_id",
+        default=None,
+        help="also push the export's Space (export.py --space) to this Space repository, user/name, after the model",
+    )
+    parser.add_argument("--private", action="store_true", help="create the repositories as private")
     parser.add_argument("--dry_run", action="store_true", help="print what would be uploaded; no network access")
     args = parser.parse_args(argv)
     try:
-        plan = upload_plan(args.model, args.repo_id, args.private)
+        plans = [upload_plan(args.model, args.repo_id, args.private)]
+        if args.space_id:
+            plans.append(space_upload_plan(args.model, args.space_id, args.repo_id, args.private))
     except UploadError as error:
         print(f"upload.py: error: {error}", file=sys.stderr)
         return 2
     if args.dry_run:
-        print(describe(plan))
+        print("\n".join(describe(plan) for plan in plans))
         return 0
-    try:
-        url = upload(plan)
-    except OSError as error:  # huggingface_hub's HTTP, authentication and offline-mode errors are OSErrors
-        print(f"upload.py: error: the upload to {args.repo_id} failed: {error}", file=sys.stderr)
-        return 1
-    print(f"Uploaded {len(plan['files'])} files to {url}")
+    for plan in plans:
+        try:
+            url = upload(plan)
+        except OSError as error:  # huggingface_hub's HTTP, authentication and offline-mode errors are OSErrors
+            print(f"upload.py: error: the upload to {plan['repo_id']} failed: {error}", file=sys.stderr)
+            return 1
+        print(f"Uploaded {len(plan['files'])} files to {url}")
     return 0
 
 

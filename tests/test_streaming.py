@@ -220,8 +220,8 @@ def test_timeline_cli_writes_a_csv_and_a_png_per_recording_and_reports_a_bad_one
 def test_classify_names_timeline_py_for_a_file_longer_than_the_cap_and_a_short_recordings_plot_one_window(
     exported, held_out_files, tmp_path, capsys
 ):
+    from custom_modules.timeline_plot import timeline_subtitle
     from recipes import classify
-    from recipes.timeline import timeline_subtitle
 
     long_file = write_float_wav(tmp_path / "long.wav", 0.1 * np.random.default_rng(0).standard_normal(80000), 16000)
     assert classify.main(["--model", exported["stage2"], str(long_file), "--max_batch_seconds", "2", "--json"]) == 1
