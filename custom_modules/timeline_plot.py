@@ -6,14 +6,25 @@ Authors
  * SER two-stage adapters recipe contributors, 2026
 """
 
+import matplotlib
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from custom_modules.constants import EMOTION_NAMES
 
-# Colours that read apart, also in grey and for the common colour-vision deficiencies (Okabe-Ito).
-EMOTION_COLORS = {"neu": "#999999", "hap": "#E69F00", "ang": "#D55E00", "sad": "#0072B2"}
+# Colours that read apart, also in grey and for the common colour-vision deficiencies (Okabe-Ito), one per emotion
+# code of the corpus readers (custom_modules/constants.py); a label outside them takes the next of matplotlib's tab10.
+EMOTION_COLORS = {
+    "neu": "#999999",
+    "hap": "#E69F00",
+    "ang": "#D55E00",
+    "sad": "#0072B2",
+    "fea": "#CC79A7",
+    "dis": "#009E73",
+    "sur": "#F0E442",
+    "cal": "#56B4E9",
+}
 
 
 def timeline_subtitle(rows, window_s, hop_s):
@@ -64,7 +75,8 @@ def timeline_figure(rows, title, window_s, hop_s):
         ]
         for label in labels
     ]
-    colors = [EMOTION_COLORS.get(label, "#000000") for label in labels]
+    others = iter(matplotlib.colormaps["tab10"].colors)
+    colors = [EMOTION_COLORS.get(label) or next(others) for label in labels]
     figure = Figure(figsize=(12, 4.5))
     top, strip = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [5, 1], "hspace": 0.08})
     names = [EMOTION_NAMES.get(label, label) for label in labels]
