@@ -344,7 +344,9 @@ def leave_out_unusable(datasets, hparams):
     run_on_main(checks.read, args=[paths], post_func=checks.read, post_kwargs={"paths": paths, "remember": False})
     # SentencePiece spells any text (a character its training transcripts lack as its unknown piece, a unit of
     # its own: custom_modules.ctc_units), so only the character vocabulary leaves transcripts out.
-    spelled = set(CHARACTERS) if hparams.get("ctc_units", "char") == "char" else None
+    # A run without the ASR task reads no transcript (a corpus may have none).
+    spells = hparams.get("ctc_units", "char") == "char" and "asr" in hparams.get("aux_tasks", ["asr"])
+    spelled = set(CHARACTERS) if spells else None
     # A corpus read at any rate (resampled on reading) has no wrong rate; IEMOCAP's 16 kHz is checked.
     with open(os.path.join(hparams["manifest_folder"], PREPARATION_RECORD), encoding="utf-8") as handle:
         rate = None if json.load(handle)["summary"].get("resampled") else SAMPLE_RATE
@@ -353,7 +355,7 @@ def leave_out_unusable(datasets, hparams):
         problems = {}
         for utt_id, entry in dataset.data.items():
             reason, _ = checks.problem(entry["wav"], hparams["min_duration"], rate)
-            unknown = set(entry.get("transcript", "")) - spelled if spelled else set()
+            unknown = set(entry.get("transcript") or "") - spelled if spelled else set()
             if reason is None and unknown:
                 reason = f"transcript has characters outside the CTC vocabulary: {sorted(unknown)}"
             if reason is not None:

@@ -372,6 +372,7 @@ def summarize_experiment(experiment_folder, name=None, entry=None):
     final = blocks[final_stage]
     first = results[final_stage][min(finished, key=lambda run: (run.seed, run.fold))]["metrics"]
     corpus = first.get("corpus") or {}
+    setting = (corpus.get("name", "iemocap"), corpus.get("protocol", "sessions"))
     return {
         "experiment": name,
         # What the folds are: a summary compares with published figures only under their protocol.
@@ -380,7 +381,8 @@ def summarize_experiment(experiment_folder, name=None, entry=None):
         "description": (entry or {}).get("description"),
         "table": (entry or {}).get("table"),
         "row": (entry or {}).get("row"),
-        "paper": (entry or {}).get("paper"),
+        # The paper's figures belong beside its own setting only (IEMOCAP, leave-one-session-out).
+        "paper": (entry or {}).get("paper") if setting == PAPER_SETTING else None,
         "overrides": {stage: (entry or {}).get(stage) for stage in stages} if entry else None,
         "final_stage": final_stage,
         "folds": final["folds"],
@@ -497,7 +499,7 @@ def summary_markdown(summary):
     lines = [f"# {name}: {protocol} results ({summary.get('corpus', 'iemocap')})", ""]
     if summary.get("description"):
         lines += [summary["description"], ""]
-    if summary.get("paper") and (summary.get("corpus"), summary.get("protocol")) in ((None, None), PAPER_SETTING):
+    if summary.get("paper"):
         paper = summary["paper"]
         lines += [
             f"Paper (Table {summary.get('table')}, {summary.get('row')}; 5 folds): "
