@@ -192,21 +192,30 @@ def compare(
     }
     per_run = {metric: ([], []) for metric in ("UA", "WA")}
     folds = []
+    # The classes of the corpus both experiments were trained on, in the models' order.
+    labels = [run_labels(metrics) for fold_pairs in pairs.values() for pair in fold_pairs for _, (metrics, *_) in pair]
+    if any(other != labels[0] for other in labels):
+        raise ComparisonError("The runs have different emotion classes (other corpora): they cannot be paired.")
     for fold, fold_pairs in pairs.items():
         for (_, (metrics_a, *_)), (_, (metrics_b, *_)) in fold_pairs:
             for metric, (values_a, values_b) in per_run.items():
                 values_a.append(metrics_a[metric])
                 values_b.append(metrics_b[metric])
-        folds.append(_fold_predictions(fold, fold_pairs, name_a, name_b))
+        folds.append(_fold_predictions(fold, fold_pairs, name_a, name_b, labels[0]))
     result["runs"] = {
         metric: {"a_mean": float(np.mean(a)), "b_mean": float(np.mean(b)), **paired_runs_test(a, b, limits=(-100, 100))}
         for metric, (a, b) in per_run.items()
     }
-    result["utterances"] = paired_bootstrap(folds, n_classes=len(EMOTIONS), n_resamples=resamples, seed=seed)
+    result["utterances"] = paired_bootstrap(folds, n_classes=len(labels[0]), n_resamples=resamples, seed=seed)
     return result
 
 
-def _fold_predictions(fold, fold_pairs, name_a, name_b):
+def run_labels(metrics):
+    """A run's emotion classes in its model's order (``test_metrics.json``; IEMOCAP's before runs recorded them)."""
+    return list(metrics.get("labels", EMOTIONS))
+
+
+def _fold_predictions(fold, fold_pairs, name_a, name_b, labels):
     """``(truth, predictions of A [seeds, utterances], predictions of B)`` of one fold, utterances aligned by id."""
     seeds_predictions = {"a": [], "b": []}
     reference = None
@@ -220,8 +229,8 @@ def _fold_predictions(fold, fold_pairs, name_a, name_b):
                     f"Fold {fold}: {name} was tested on other utterances than the other runs of this comparison "
                     "(other data or preparation options): the two experiments cannot be paired."
                 )
-            seeds_predictions[side].append([EMOTIONS.index(by_id[utt_id]["emo_pred"]) for utt_id in reference])
-    truth = np.array([EMOTIONS.index(label) for label in reference.values()])
+            seeds_predictions[side].append([labels.index(by_id[utt_id]["emo_pred"]) for utt_id in reference])
+    truth = np.array([labels.index(label) for label in reference.values()])
     return truth, np.array(seeds_predictions["a"]), np.array(seeds_predictions["b"])
 
 

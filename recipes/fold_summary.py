@@ -317,6 +317,7 @@ def _settings_warnings(run_results):
             flat = {k: v for k, v in record["settings"].items() if k not in ("overrides", "stage1_finished")}
             flat.update(record["settings"].get("overrides", {}))
             flat.pop("test_session", None)
+            flat.pop("test_fold", None)
             flat.pop("seed", None)
             settings[run] = flat
     keys = sorted({key for flat in settings.values() for key in flat})
