@@ -101,6 +101,15 @@ VAD_MEANS = {
     "oth": (3.0, 2.8, 2.8),
     "xxx": (2.7, 2.8, 2.8),
 }
+# How each dimension follows the utterance's prosody (in standard deviations of its spread, PROSODY_SPREAD, around
+# the label's prosody; tempo is a factor on durations, so slower speech lowers activation): wider intonation
+# sounds more positive, louder, faster and higher speech more activated, louder speech more dominant.
+VAD_CUES = {
+    "valence": {"range": 0.25},
+    "activation": {"level": 0.25, "tempo": -0.15, "f0": 0.1},
+    "dominance": {"level": 0.25},
+}
+_SPREAD_OF = {"f0": "pitch", "range": "range", "tempo": "tempo", "level": "level"}
 # Prosody per raw label. pitch: factor on the speaker's f0; range: intonation excursion in semitones; tempo:
 # factor on letter durations; level: peak amplitude of the file; tilt: glottal low-pass pole (lower = tenser,
 # brighter voice); breath: aspiration noise relative to the voiced source.
@@ -428,6 +437,19 @@ def synthesize_utterance(tokens, label, voice, style, rng, sample_rate=SAMPLE_RA
     >>> len(wav) >= 0.8 * SAMPLE_RATE, float(np.abs(wav).max()) < 1.0
     (True, True)
     """
+    return render_utterance(tokens, label, voice, style, rng, sample_rate)[0]
+
+
+def render_utterance(tokens, label, voice, style, rng, sample_rate=SAMPLE_RATE):
+    """``synthesize_utterance``, also returning the prosody the utterance was drawn with (``audible_vad`` reads
+    it).
+
+    Returns
+    -------
+    wav : numpy.ndarray
+    prosody : dict
+        ``f0``, ``range``, ``tempo``, ``level``, ``tilt``, ``breath`` of this utterance.
+    """
     if not tokens:
         raise ValueError("Nothing to say: pass at least one word or tag.")
     if label not in EMOTION_PROSODY:
@@ -442,7 +464,7 @@ def synthesize_utterance(tokens, label, voice, style, rng, sample_rate=SAMPLE_RA
         part = source[start : start + length]
         speech[start : start + length] += _render_part(kind, params, part, voice, rng, sample_rate)
     speech *= prosody["level"] / np.abs(speech).max()
-    return speech + _channel_noise(n_samples, delivery, rng, sample_rate)
+    return speech + _channel_noise(n_samples, delivery, rng, sample_rate), prosody
 
 
 def _check_arguments(out_dir, turns_per_dialog, impro_dialogs, script_dialogs, min_words, max_words, sample_rate):
@@ -587,14 +609,14 @@ def _write_dialog(out_dir, session, dialog, style, turns, voices, rng, utterance
         # xxx means the evaluators did not agree: the turn sounds like one of the four classes.
         sounds_like = turn["label"] if turn["label"] != "xxx" else str(utt_rng.choice(["neu", "hap", "ang", "sad"]))
         voice = voices[(session, turn["speaker"])]
-        wav = synthesize_utterance(turn["tokens"], sounds_like, voice, style, utt_rng, sample_rate)
+        wav, prosody = render_utterance(turn["tokens"], sounds_like, voice, style, utt_rng, sample_rate)
         wav_path = os.path.abspath(os.path.join(wav_dir, f"{turn['utt_id']}.wav"))
         soundfile.write(wav_path, wav, sample_rate, subtype="PCM_16")
         duration = len(wav) / sample_rate
         start, end = clock, clock + duration
         clock = end + rng.uniform(0.2, 1.5)
         transcript_lines.append(f"{turn['utt_id']} [{start:08.4f}-{end:08.4f}]: {turn['text']}")
-        blocks.append(_emo_evaluation_block(rng, turn, start, end))
+        blocks.append(_emo_evaluation_block(rng, turn, start, end, audible_vad(sounds_like, prosody, voice)))
         truth[turn["utt_id"]] = {
             "label": turn["label"],
             "gender": turn["speaker"],
@@ -623,13 +645,14 @@ def _write_dialog(out_dir, session, dialog, style, turns, voices, rng, utterance
     return truth
 
 
-def _emo_evaluation_block(rng, turn, start, end):
-    """One EmoEvaluation block: the consensus line, then categorical and attribute lines per evaluator."""
+def _emo_evaluation_block(rng, turn, start, end, vad_heard):
+    """One EmoEvaluation block: the consensus line, then categorical and attribute lines per evaluator (each
+    evaluator's valence, activation and dominance scatter around ``vad_heard``)."""
     label, speaker = turn["label"], turn["speaker"]
     categories = _evaluator_categories(rng, label)
     evaluators = sorted(int(e) for e in rng.choice([1, 2, 3, 4], size=3, replace=False))
     attribute_evaluators = evaluators[:2]
-    vad_scores = [_vad_score(rng, label) for _ in range(len(attribute_evaluators) + 1)]
+    vad_scores = [_vad_score(rng, vad_heard) for _ in range(len(attribute_evaluators) + 1)]
     mean = np.mean(vad_scores[:-1], axis=0)
     lines = [f"[{start:.4f} - {end:.4f}]\t{turn['utt_id']}\t{label}\t[{mean[0]:.4f}, {mean[1]:.4f}, {mean[2]:.4f}]"]
     # The last categorical and attribute lines are the speaker's own evaluation (C-F1 / A-M1 ...).
@@ -656,8 +679,48 @@ def _evaluator_categories(rng, label):
     return categories + [speaker_view]
 
 
-def _vad_score(rng, label):
-    return tuple(int(np.clip(np.rint(mean + rng.normal(0.0, 0.6)), 1, 5)) for mean in VAD_MEANS[label])
+def _vad_score(rng, vad_heard):
+    return tuple(int(np.clip(np.rint(mean + rng.normal(0.0, 0.6)), 1, 5)) for mean in vad_heard)
+
+
+def audible_vad(label, prosody, voice):
+    """The valence, activation and dominance an evaluator hears in an utterance: its label's typical triple
+    (``VAD_MEANS``), moved by how the utterance's own prosody departs from its label's (``VAD_CUES``).
+
+    The dimensions are then carried by the audio within a class too (a louder, faster angry turn is more
+    activated than a quieter one), as real ratings follow prosody, and a regression head has something to learn
+    beyond the class; the prosody is read from the draw that rendered the audio, so no random stream changes.
+
+    Arguments
+    ---------
+    label : str
+        The label the utterance sounds like.
+    prosody : dict
+        From ``render_utterance``.
+    voice : dict
+        From ``speaker_voice``.
+
+    Returns
+    -------
+    tuple of float
+        ``(valence, activation, dominance)``, not yet rounded or clipped.
+
+    Example
+    -------
+    >>> voice = speaker_voice("F", np.random.default_rng(0))
+    >>> typical = _utterance_prosody(EMOTION_PROSODY["ang"], voice, np.random.default_rng(1))
+    >>> louder = {**typical, "level": typical["level"] * 1.2}
+    >>> [round(b - a, 3) for a, b in zip(audible_vad("ang", typical, voice), audible_vad("ang", louder, voice))]
+    [0.0, 0.456, 0.456]
+    """
+    base = EMOTION_PROSODY[label]
+    typical = {"f0": voice["f0"] * base["pitch"], "range": base["range"], "tempo": base["tempo"] * voice["tempo"]}
+    typical["level"] = base["level"]
+    departure = {cue: np.log(prosody[cue] / typical[cue]) / PROSODY_SPREAD[_SPREAD_OF[cue]] for cue in typical}
+    return tuple(
+        mean + sum(weight * departure[cue] for cue, weight in VAD_CUES[dimension].items())
+        for mean, dimension in zip(VAD_MEANS[label], ("valence", "activation", "dominance"))
+    )
 
 
 def _write_emo_evaluation(session_dir, dialog, blocks, turns):
