@@ -52,6 +52,10 @@ TITLE = "IEMOCAP"
 # The paper's four classes, in the classifier's order, and the two auxiliary labels (custom_modules/constants.py).
 EMOTIONS = TASK_LABELS["emo"]
 AUX_LABELS = {"gender": TASK_LABELS["gender"], "style": TASK_LABELS["style"]}
+# The evaluators' mean valence, activation and dominance of each turn (the [V, A, D] triple of its EmoEvaluation
+# line, on the annotation's 1-5 scale): numeric fields of the manifests, the dimension tasks (corpora/folds.py).
+# Activation is the field `arousal`, the word the dimensional SER literature uses.
+DIMENSIONS = ("valence", "arousal", "dominance")
 NEEDS_RESAMPLING = False
 MISSING_TRANSCRIPT = "no line in the dialog's transcriptions file"
 
@@ -61,7 +65,7 @@ EMOTION_MAP = {"neu": "neu", "hap": "hap", "exc": "hap", "ang": "ang", "sad": "s
 # Published 4-class counts of the full release, used to tell the user whether their copy is complete.
 FULL_RELEASE_COUNTS = {"neu": 1708, "hap": 1636, "ang": 1103, "sad": 1084}
 
-EMO_BLOCK = re.compile(r"^\[(\d+\.?\d*) - (\d+\.?\d*)\]\s+(\S+)\s+(\S+)\s+\[")
+EMO_BLOCK = re.compile(r"^\[(\d+\.?\d*) - (\d+\.?\d*)\]\s+(\S+)\s+(\S+)\s+\[([^\]]*)\]")
 TRANSCRIPT_LINE = re.compile(r"^(\S+) \[(\d+\.?\d*)-(\d+\.?\d*)\]:\s?(.*)$")
 TAG = re.compile(r"\[[^\]]*\]|<[^>]*>")
 
@@ -318,7 +322,7 @@ def collect_utterances(root):
             if name.startswith(".") or not name.endswith(".txt") or not os.path.isfile(path):
                 continue
             dialog = name[: -len(".txt")]
-            labels = read_emo_evaluation(path)
+            labels, dimensions = read_emo_evaluation(path)
             transcripts = read_transcriptions(os.path.join(root, f"Session{session}", "dialog", "transcriptions", name))
             for utt_id, label in labels.items():
                 if label not in EMOTION_MAP:
@@ -336,6 +340,7 @@ def collect_utterances(root):
                     "transcript": None if raw_text is None else normalize_transcript(raw_text),
                     "session": session,
                     "speaker": info["speaker"],
+                    **dimensions[utt_id],
                 }
     if not utterances:
         raise IEMOCAPError(f"No neu/hap/exc/ang/sad utterance found under {root}: are the EmoEvaluation files empty?")
@@ -343,7 +348,8 @@ def collect_utterances(root):
 
 
 def read_emo_evaluation(path):
-    """Returns ``{utt_id: raw_label}`` from one ``EmoEvaluation/<dialog>.txt`` file.
+    """The consensus label and the mean valence, activation (``arousal``) and dominance of every turn of one
+    ``EmoEvaluation/<dialog>.txt`` file.
 
     Arguments
     ---------
@@ -351,14 +357,33 @@ def read_emo_evaluation(path):
 
     Returns
     -------
-    dict
+    labels : dict
+        ``{utt_id: raw_label}``.
+    dimensions : dict
+        ``{utt_id: {"valence": v, "arousal": a, "dominance": d}}`` (floats, 1-5).
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "Ses01F_impro01.txt"
+    >>> _ = path.write_text("[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5000, 2.0000, 3.5000]\\n")
+    >>> read_emo_evaluation(str(path))
+    ({'Ses01F_impro01_F000': 'neu'}, {'Ses01F_impro01_F000': {'valence': 2.5, 'arousal': 2.0, 'dominance': 3.5}})
     """
-    labels = {}
+    labels, dimensions = {}, {}
     for line in _read_lines(path):
         match = EMO_BLOCK.match(line)
         if match:
-            labels[match.group(3)] = match.group(4)
-    return labels
+            utt_id = match.group(3)
+            labels[utt_id] = match.group(4)
+            values = match.group(5).split(",")
+            try:
+                dimensions[utt_id] = dict(zip(DIMENSIONS, map(float, values), strict=True))
+            except ValueError as error:
+                raise IEMOCAPError(
+                    f"{path}: the [V, A, D] triple of {utt_id} is not three numbers ({match.group(5)!r}). Restore "
+                    "this file from the original release."
+                ) from error
+    return labels, dimensions
 
 
 def read_transcriptions(path):

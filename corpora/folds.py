@@ -62,7 +62,7 @@ PROTOCOL_NAMES = {
     "column": "the manifest's folds",
 }
 # Bumped whenever the manifest format or the selection rules change, so old manifests are redone.
-PREPARE_VERSION = 4
+PREPARE_VERSION = 5
 
 
 class BadWavsError(CorpusError):
@@ -104,6 +104,9 @@ class CorpusData:
         ``{utt_id: entry}``, each with ``wav``, ``emo``, ``speaker`` and the corpus's other fields.
     labels : dict
         Task -> its labels in the model's order: ``emo`` and every auxiliary label the corpus has.
+    dimensions : tuple
+        The corpus's numeric fields, each a dimension task (a regression head trained with 1 - CCC): IEMOCAP's
+        ``valence``, ``arousal``, ``dominance``, a manifest's numeric columns; None in an entry: not annotated.
     dropped : collections.Counter
         Raw labels left out by the reader.
     needs_resampling : bool
@@ -122,6 +125,7 @@ class CorpusData:
     source: str
     utterances: dict
     labels: dict
+    dimensions: tuple = ()
     dropped: Counter = field(default_factory=Counter)
     needs_resampling: bool = False
     column_folds: dict = None
@@ -207,6 +211,7 @@ def read_corpus(corpus, source):
             source=source,
             utterances=read.utterances,
             labels={"emo": tuple(read.emotions), **{k: tuple(v) for k, v in read.aux_labels.items()}},
+            dimensions=tuple(read.numeric_columns),
             needs_resampling=module.NEEDS_RESAMPLING,
             column_folds=read.folds,
         )
@@ -217,6 +222,7 @@ def read_corpus(corpus, source):
         source=source,
         utterances=utterances,
         labels={"emo": tuple(module.EMOTIONS), **{k: tuple(v) for k, v in module.AUX_LABELS.items()}},
+        dimensions=tuple(getattr(module, "DIMENSIONS", ())),
         dropped=dropped,
         needs_resampling=module.NEEDS_RESAMPLING,
         missing_transcript=getattr(module, "MISSING_TRANSCRIPT", "no transcript"),
@@ -649,6 +655,7 @@ def summarize(data, splits, skipped, folds, test_fold, leakage):
     summary = {
         "corpus": data.name,
         "labels": {task: list(labels) for task, labels in data.labels.items()},
+        "dimensions": list(data.dimensions),
         "transcripts": data.has_transcripts,
         "resampled": data.needs_resampling,
         "splits": {},
@@ -671,6 +678,7 @@ def summarize(data, splits, skipped, folds, test_fold, leakage):
                 for task in data.labels
                 if task != "emo"
             },
+            **{task: dimension_statistics(e.get(task) for e in entries) for task in data.dimensions},
             "speakers": len({e["speaker"] for e in entries}),
         }
         if data.name == "iemocap":
@@ -679,6 +687,25 @@ def summarize(data, splits, skipped, folds, test_fold, leakage):
     summary["total"] = {"utterances": sum(totals.values()), "emo": {k: totals[k] for k in data.labels["emo"]}}
     summary["matches_full_release"] = summary["total"]["emo"] == data.full_release_counts
     return summary
+
+
+def dimension_statistics(values):
+    """Mean, standard deviation (population) and count of a dimension's values in a split, and how many
+    utterances have none.
+
+    The training split's mean and standard deviation set the scale of the task's regression head (it predicts
+    in standard deviations around the mean, so it starts at the mean whatever the annotation's scale).
+
+    Example
+    -------
+    >>> dimension_statistics([2.0, 4.0, None])
+    {'mean': 3.0, 'std': 1.0, 'count': 2, 'missing': 1}
+    """
+    values = list(values)
+    present = [float(v) for v in values if v is not None]
+    mean = sum(present) / len(present) if present else None
+    std = math.sqrt(sum((v - mean) ** 2 for v in present) / len(present)) if present else None
+    return {"mean": mean, "std": std, "count": len(present), "missing": len(values) - len(present)}
 
 
 def log_summary(data, summary, save_folder):
@@ -693,6 +720,12 @@ def log_summary(data, summary, save_folder):
         lines.append(f"{name:<6} {stats['utterances']:>5} {counts}  {stats['speakers']}")
     total = summary["total"]
     lines.append(f"{'total':<6} {total['utterances']:>5} " + " ".join(f"{total['emo'][e]:>5}" for e in emotions))
+    for task in data.dimensions:
+        stats = summary["splits"]["train"][task]
+        lines.append(
+            f"{task} (train): mean {stats['mean']:.2f}, std {stats['std']:.2f}, {stats['count']} annotated, "
+            f"{stats['missing']} without"
+        )
     lines.append(
         f"dropped labels: {summary['dropped_labels']}; left out (bad audio/transcript): {len(summary['skipped'])}; "
         f"speaker-independent: {summary['leakage_guard']['speaker_independent']}"
@@ -714,6 +747,25 @@ def fold_labels(manifest_folder):
     """
     with open(os.path.join(manifest_folder, PREPARATION_RECORD), encoding="utf-8") as handle:
         return json.load(handle)["summary"]["labels"]
+
+
+def fold_dimensions(manifest_folder):
+    """The dimension tasks of a prepared fold with the training split's ``[mean, std]`` of each (a constant or
+    unannotated dimension gets a spread of 1).
+
+    Arguments
+    ---------
+    manifest_folder : str
+
+    Returns
+    -------
+    dict
+        Task -> ``[mean, std]``.
+    """
+    with open(os.path.join(manifest_folder, PREPARATION_RECORD), encoding="utf-8") as handle:
+        summary = json.load(handle)["summary"]
+    train = summary["splits"]["train"]
+    return {task: [train[task]["mean"] or 0.0, train[task]["std"] or 1.0] for task in summary.get("dimensions", [])}
 
 
 def load_stored_record(save_folder):
@@ -814,18 +866,27 @@ def check_run_corpus(settings):
     check_test_fold(settings["test_fold"], held_out, protocol)
     labels = [task for task in data.labels if task != "emo"]
     for task in settings["aux_tasks"]:
+        if task in data.dimensions:
+            continue
         if task == "asr" and not data.has_transcripts:
             raise CorpusError(
                 f"--aux_tasks has asr, but {data.title} ({data.source}) has no transcripts for the CTC task: run "
                 f"without it, e.g. --aux_tasks=[{', '.join(t for t in settings['aux_tasks'] if t != 'asr')}]."
             )
         if task != "asr" and task not in labels:
-            close = difflib.get_close_matches(task, labels, n=1)
+            close = difflib.get_close_matches(task, [*labels, *data.dimensions], n=1)
+            dimensions = ", ".join(data.dimensions) or "none"
             raise CorpusError(
                 f"--aux_tasks has {task}, which {data.title} does not label: its auxiliary labels are "
-                f"{', '.join(labels) or 'none'} (and asr{'' if data.has_transcripts else ': no transcripts'})."
+                f"{', '.join(labels) or 'none'}, its dimensions {dimensions} (and asr"
+                f"{'' if data.has_transcripts else ': no transcripts'})."
                 + (f" Did you mean {close[0]}?" if close else "")
             )
+    if settings.get("selection_metric", "UA") == "CCC" and not set(settings["aux_tasks"]) & set(data.dimensions):
+        raise CorpusError(
+            f"--selection_metric CCC selects the model by the dimension tasks' CCC, but --aux_tasks has none: add "
+            f"{', '.join(data.dimensions) or 'one (this corpus has none: use --selection_metric UA)'}."
+        )
     return data
 
 
@@ -864,8 +925,9 @@ def prepare_run_fold(settings, command=None):
 
 
 def with_task_classes(overrides, manifest_folder):
-    """The overrides with ``task_classes``, the number of classes of each task of the prepared fold (the heads'
-    sizes come from the corpus, not from the yaml).
+    """The overrides with ``task_classes``, the number of classes of each task of the prepared fold, and
+    ``task_dimensions``, the training split's mean and standard deviation of each dimension task (the heads'
+    sizes and scales come from the corpus, not from the yaml).
 
     Arguments
     ---------
@@ -877,5 +939,9 @@ def with_task_classes(overrides, manifest_folder):
     str
     """
     classes = {task: len(labels) for task, labels in fold_labels(manifest_folder).items()}
+    dimensions = fold_dimensions(manifest_folder)
     # JSON is yaml's flow style: appended as text, the other overrides stay as the command line gave them.
-    return f"{(overrides or '').rstrip()}\ntask_classes: {json.dumps(classes)}\n"
+    return (
+        f"{(overrides or '').rstrip()}\ntask_classes: {json.dumps(classes)}\ntask_dimensions: "
+        f"{json.dumps(dimensions)}\n"
+    )
