@@ -101,3 +101,69 @@ def confusion_summary(confusion, labels):
         "labels": list(labels),
         "count": total,
     }
+
+
+def concordance_correlation(predictions, targets):
+    """Lin's concordance correlation coefficient (CCC) of two series: the one definition the dimension tasks'
+    loss (``custom_modules.losses.ccc_loss``) and metric (``DimensionMetrics``) share.
+
+    ``CCC = 2 cov(x, y) / (var(x) + var(y) + (mean(x) - mean(y))^2)`` with population (1/N) moments (Lin 1989): 1 for
+    predictions equal to the targets, 0 for uncorrelated ones, and below Pearson's r when the predictions are
+    shifted or scaled, which is why dimensional SER reports it (and trains on 1 - CCC).
+
+    Arguments
+    ---------
+    predictions, targets : torch.Tensor
+        ``[N]``, N >= 2, finite.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar, differentiable.
+
+    Example
+    -------
+    >>> y = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    >>> concordance_correlation(y, y), concordance_correlation(y + 1.0, y)  # a shift lowers CCC, not Pearson's r
+    (tensor(1.), tensor(0.7143))
+    """
+    mean_x, mean_y = predictions.mean(), targets.mean()
+    covariance = ((predictions - mean_x) * (targets - mean_y)).mean()
+    denominator = predictions.var(unbiased=False) + targets.var(unbiased=False) + (mean_x - mean_y) ** 2
+    # Constant, equal series (0 / 0) concord perfectly in the limit; the clamp only avoids dividing by zero.
+    return 2.0 * covariance / denominator.clamp_min(torch.finfo(denominator.dtype).tiny)
+
+
+class DimensionMetrics:
+    """Accumulates the predictions of one dimension task (arousal, valence, dominance, a manifest's numeric column)
+    over a whole set and gives their CCC (not additive over batches, like UA).
+
+    Targets that are NaN (a manifest's empty cell) are left out of the metric, as of the loss.
+
+    Example
+    -------
+    >>> metrics = DimensionMetrics()
+    >>> metrics.append(["a", "b"], torch.tensor([2.0, 3.0]), torch.tensor([2.0, float("nan")]))
+    >>> metrics.append(["c"], torch.tensor([4.0]), torch.tensor([4.0]))
+    >>> metrics.summarize()
+    {'CCC': 1.0, 'count': 2, 'missing': 1}
+    """
+
+    def __init__(self):
+        self.ids, self.predictions, self.targets = [], [], []
+
+    def append(self, ids, predictions, targets):
+        """Adds a batch of predicted and true values (tensors or lists)."""
+        self.ids.extend(ids)
+        self.predictions.extend(float(p) for p in torch.as_tensor(predictions).detach().flatten())
+        self.targets.extend(float(t) for t in torch.as_tensor(targets).flatten())
+
+    def summarize(self):
+        """Returns ``CCC`` (None with fewer than two annotated utterances), ``count`` (annotated utterances) and
+        ``missing`` (utterances without a value)."""
+        pairs = [(p, t) for p, t in zip(self.predictions, self.targets) if t == t]
+        ccc = None
+        if len(pairs) >= 2:
+            predictions, targets = torch.tensor(pairs, dtype=torch.float64).T
+            ccc = float(concordance_correlation(predictions, targets))
+        return {"CCC": ccc, "count": len(pairs), "missing": len(self.targets) - len(pairs)}
