@@ -83,7 +83,8 @@ if __name__ == "__main__":
         )
         brain.label_encoders, brain.tokenizer, brain.left_out_utterances = label_encoders, tokenizer, left_out
 
-        # Training with validation-UA model selection, then the test of the selected checkpoint
+        # Training with model selection by the validation selection_metric (UA) and early stopping on it if
+        # --patience is given, then the test of the selected checkpoint
         brain.fit(
             brain.hparams.epoch_counter,
             datasets["train"],
@@ -91,5 +92,7 @@ if __name__ == "__main__":
             train_loader_kwargs=train_loader_kwargs(datasets["train"], hparams),
             valid_loader_kwargs=hparams["test_dataloader_opts"],
         )
-        brain.evaluate(datasets["test"], max_key="UA", test_loader_kwargs=hparams["test_dataloader_opts"])
+        brain.evaluate(
+            datasets["test"], max_key=hparams["selection_metric"], test_loader_kwargs=hparams["test_dataloader_opts"]
+        )
         leave_process_group()

@@ -1,8 +1,9 @@
 """The multi-task Brain that stage 1 and stage 2 share.
 
 Both stages run the same computation: SSL encoder -> ``MultiTaskHeads`` -> a loss per task (cross-entropy for
-emotion, gender and style, CTC for ASR), with metrics over whole sets, validation-UA model selection, safe
-checkpoints and the test outputs. Each train script subclasses it with the objective of its stage
+emotion, gender and style, 1 - CCC for the dimension tasks, CTC for ASR), with metrics over whole sets, model
+selection by the validation ``selection_metric`` (UA; or the dimensions' mean CCC), early stopping on it
+(``patience``), safe checkpoints and the test outputs. Each train script subclasses it with the objective of its stage
 (``compute_objectives``): ``train_stage1.Stage1Brain`` and ``train_stage2.Stage2Brain``.
 
 Authors
@@ -26,9 +27,11 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from custom_modules.constants import BLANK_INDEX, PREPARATION_RECORD
 from custom_modules.ctc_units import decode_units
+from custom_modules.early_stopping import shortfall, training_end
 from custom_modules.handoff import read_model_config, write_model_config
-from custom_modules.losses import asr_ctc_loss
-from custom_modules.metrics import ClassificationMetrics
+from custom_modules.losses import asr_ctc_loss, ccc_loss, emotion_class_weights
+from custom_modules.metrics import ClassificationMetrics, DimensionMetrics
+from custom_modules.metrics_log import append_record
 
 logger = get_logger(__name__)
 
@@ -48,6 +51,8 @@ class MultiTaskSERBrain(sb.Brain):
         super().__init__(modules, opt_class, hparams, run_opts, checkpointer)
         self.nonfinite_batches = []
         self.left_out_utterances = {}
+        self.emotion_weights = None
+        self.training_end = None
 
     def compute_forward(self, batch, stage):
         """Waveforms -> encoder frames -> every head's log-probabilities and latents."""
@@ -56,8 +61,9 @@ class MultiTaskSERBrain(sb.Brain):
         return self.modules.heads(*self.modules.encoder(wavs, wav_lens, utterance_ids=batch.id))
 
     def task_losses(self, predictions, batch, stage):
-        """One loss per task: cross-entropy of each utterance task, CTC of ASR. Records the predictions for the
-        stage's metrics (and the transcripts outside training).
+        """One loss per task: cross-entropy of each label task (emotion's weighted by ``class_weights``), 1 - CCC
+        of each dimension task, CTC of ASR. Records the predictions for the stage's metrics (and the transcripts
+        outside training).
 
         Returns
         -------
@@ -66,8 +72,14 @@ class MultiTaskSERBrain(sb.Brain):
         """
         losses = {}
         for task in self.hparams.heads.utterance_tasks:
+            if task in self.hparams.heads.dimension_tasks:
+                targets = getattr(batch, f"{task}_value").data.squeeze(-1)
+                losses[task] = ccc_loss(predictions[task], targets)
+                self.dimension_metrics[task].append(batch.id, predictions[task], targets)
+                continue
             targets = getattr(batch, f"{task}_encoded").data.squeeze(-1)
-            losses[task] = F.nll_loss(predictions[task], targets)
+            weight = self.emotion_weights if task == "emo" and self.emotion_weights is not None else None
+            losses[task] = F.nll_loss(predictions[task], targets, weight=weight)
             self.task_metrics[task].append(batch.id, predictions[task].argmax(dim=-1), targets)
         if "asr" in predictions:
             tokens, token_lens = batch.tokens
@@ -107,6 +119,7 @@ class MultiTaskSERBrain(sb.Brain):
         (``custom_modules.train_logging``). Saves the model's settings beside its checkpoints
         (``custom_modules.handoff``)."""
         super().on_fit_start()
+        self._set_class_weights()
         # A train_logger without records by epoch (any SpeechBrain TrainLogger) has nothing to drop.
         if hasattr(self.hparams.train_logger, "forget_epochs_after"):
             self.hparams.train_logger.forget_epochs_after(self.hparams.epoch_counter.current)
@@ -119,7 +132,32 @@ class MultiTaskSERBrain(sb.Brain):
                 getattr(self.hparams, "stage1_folder", None),
                 ctc_units=self.hparams.ctc_units,
                 bpe_vocab_size=self.hparams.bpe_vocab_size,
+                selection_metric=self.hparams.selection_metric,
             )
+
+    def _set_class_weights(self):
+        """The emotion cross-entropy's class weights (``class_weights``) from the training split's counts, logged
+        with the counts of every split."""
+        counts = self._corpus_record()["split_counts"]
+        weights = emotion_class_weights(counts["train"], self.hparams.class_weights)
+        logger.info(
+            "Emotion classes per split: %s; class weights: %s",
+            "; ".join(f"{split} {split_counts}" for split, split_counts in counts.items()),
+            "none (every utterance counts the same)" if weights is None else weights,
+        )
+        self.class_weight_values = weights
+        if weights is not None:
+            labels = self.task_labels("emo")
+            self.emotion_weights = torch.tensor([weights[label] for label in labels], device=self.device)
+
+    def on_evaluate_start(self, max_key=None, min_key=None):
+        """Records how training ended (early stopping, or every epoch) from the counter of the last checkpoint,
+        before SpeechBrain loads the best one for the test."""
+        self.training_end = training_end(self.hparams.epoch_counter, self.hparams.selection_metric)
+        if if_main_process():
+            append_record(self.hparams.metrics_log, {"training_end": self.training_end})
+        logger.info("Training ended: %s.", self.training_end["reason"])
+        super().on_evaluate_start(max_key=max_key, min_key=min_key)
 
     def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
         """SpeechBrain's dataloader; a training ``batch_sampler`` given in the options is seeded every epoch.
@@ -148,9 +186,13 @@ class MultiTaskSERBrain(sb.Brain):
 
     def on_stage_start(self, stage, epoch=None):
         """Fresh accumulators: metrics are computed over the whole set, not averaged over batches."""
+        dimension_tasks = self.hparams.heads.dimension_tasks
         self.task_metrics = {
-            task: ClassificationMetrics(self.task_labels(task)) for task in self.hparams.heads.utterance_tasks
+            task: ClassificationMetrics(self.task_labels(task))
+            for task in self.hparams.heads.utterance_tasks
+            if task not in dimension_tasks
         }
+        self.dimension_metrics = {task: DimensionMetrics() for task in dimension_tasks}
         self.wer_metrics = self.hparams.error_rate_computer()
         self.loss_sums = defaultdict(float)
         self.loss_batches = 0
@@ -159,7 +201,8 @@ class MultiTaskSERBrain(sb.Brain):
         self.stage_start_time = time.time()
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
-        """Logs the stage, keeps the checkpoint with the best validation UA, writes the test metrics."""
+        """Logs the stage, tells the early stopper the validation metric, keeps the checkpoint with the best
+        validation ``selection_metric``, writes the test metrics."""
         stats = self._stage_stats(stage_loss)
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
@@ -170,9 +213,13 @@ class MultiTaskSERBrain(sb.Brain):
                 train_stats=self.train_stats,
                 valid_stats=stats,
             )
+            selection = self.hparams.selection_metric
+            if hasattr(self.hparams.epoch_counter, "update_metric"):
+                # Before the checkpoint is saved: the counter's state (stopped or not) is part of it.
+                self.hparams.epoch_counter.update_metric(shortfall(selection, stats.get(selection, 0.0)))
             self.checkpointer.save_and_keep_only(
-                meta={"UA": stats["UA"], "WA": stats["WA"], "epoch": epoch},
-                max_keys=["UA"],
+                meta={key: stats[key] for key in ("UA", "WA", "CCC") if key in stats} | {"epoch": epoch},
+                max_keys=[selection],
                 num_to_keep=1,
             )
         else:
@@ -237,6 +284,15 @@ class MultiTaskSERBrain(sb.Brain):
             prefix = "" if task == "emo" else f"{task}_"
             stats[f"{prefix}UA"] = summary["UA"]
             stats[f"{prefix}WA"] = summary["WA"]
+        values = []
+        for task, metrics in self.dimension_metrics.items():
+            ccc = metrics.summarize()["CCC"]
+            if ccc is not None:
+                stats[f"{task}_CCC"] = ccc
+                values.append(ccc)
+        if values:
+            # The mean CCC of the dimension tasks (selection_metric: CCC).
+            stats["CCC"] = sum(values) / len(values)
         if self.wer_metrics.scores:
             stats["WER"] = self.wer_metrics.summarize("error_rate")
         return stats
@@ -253,7 +309,11 @@ class MultiTaskSERBrain(sb.Brain):
     def _record_predictions(self, batch, predictions):
         for i, utt_id in enumerate(batch.id):
             record = {"id": utt_id}
-            for task in self.hparams.heads.utterance_tasks:
+            for task in self.hparams.heads.dimension_tasks:
+                value = float(getattr(batch, f"{task}_value").data[i])
+                record[task] = None if value != value else value
+                record[f"{task}_pred"] = round(float(predictions[task][i]), 6)
+            for task in self.task_metrics:
                 labels = self.task_labels(task)
                 record[task] = labels[int(getattr(batch, f"{task}_encoded").data[i])]
                 record[f"{task}_pred"] = labels[int(predictions[task][i].argmax())]
@@ -284,6 +344,7 @@ class MultiTaskSERBrain(sb.Brain):
 
     def _write_test_outputs(self, stats, epoch_loaded):
         summaries = {task: metrics.summarize() for task, metrics in self.task_metrics.items()}
+        dimensions = {task: metrics.summarize() for task, metrics in self.dimension_metrics.items()}
         skipped = self.left_out_utterances
         corpus = self._corpus_record()
         metrics = {
@@ -311,6 +372,9 @@ class MultiTaskSERBrain(sb.Brain):
                         "scl_weight",
                         "ctc_reduction",
                         "spec_augment",
+                        "class_weights",
+                        "patience",
+                        "selection_metric",
                         "seed",
                         # what a comparison with the paper needs to know (recipes/paper_comparison.py)
                         "number_of_epochs",
@@ -321,6 +385,9 @@ class MultiTaskSERBrain(sb.Brain):
                 },
             },
             "corpus": corpus,
+            # The emotion cross-entropy's weights, label -> weight (None: unweighted, the paper's).
+            "class_weights": getattr(self, "class_weight_values", None),
+            "training_end": self.training_end,
         }
         if corpus["protocol"] == "sessions":
             metrics["test_session"] = self.hparams.test_fold
@@ -329,6 +396,11 @@ class MultiTaskSERBrain(sb.Brain):
                 metrics[f"{task}_UA"] = summaries[task]["UA"]
                 metrics[f"{task}_WA"] = summaries[task]["WA"]
                 metrics[task] = summaries[task]
+        for task, summary in dimensions.items():
+            metrics[f"{task}_CCC"] = summary["CCC"]
+            metrics[task] = summary
+        if "CCC" in stats:
+            metrics["CCC"] = stats["CCC"]
         if "WER" in stats:
             metrics["WER"] = stats["WER"]
         for record in self.test_records:

@@ -24,7 +24,7 @@ from speechbrain.tokenizers.SentencePiece import SentencePiece
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
-from corpora.folds import fold_labels
+from corpora.folds import fold_dimensions, fold_labels
 from custom_modules.audio_checks import AudioChecks
 from custom_modules.constants import (
     BLANK_INDEX,
@@ -257,6 +257,18 @@ def dataio_prepare(hparams):
 
         return encode
 
+    def dimension_pipeline(task):
+        # An utterance without a value (a manifest's empty cell) is NaN: its loss and metric leave it out
+        # (custom_modules.losses.ccc_loss), its other tasks still train.
+        @sb.utils.data_pipeline.takes(task)
+        @sb.utils.data_pipeline.provides(f"{task}_value")
+        def value(number):
+            return torch.tensor([float("nan") if number is None else float(number)])
+
+        return value
+
+    dimensions = list(fold_dimensions(hparams["manifest_folder"]))
+
     # Characters outside the character vocabulary are left out before training (leave_out_unusable); pieces
     # spell any text.
     @sb.utils.data_pipeline.takes("transcript")
@@ -272,8 +284,19 @@ def dataio_prepare(hparams):
     for split in SPLITS:
         dataset = DynamicItemDataset.from_json(
             json_path=os.path.join(hparams["manifest_folder"], f"{split}.json"),
-            dynamic_items=[audio_pipeline, *map(label_pipeline, label_encoders), *text_items],
-            output_keys=["id", "sig", *(f"{task}_encoded" for task in label_encoders), *(["tokens"] * has_transcripts)],
+            dynamic_items=[
+                audio_pipeline,
+                *map(label_pipeline, label_encoders),
+                *map(dimension_pipeline, dimensions),
+                *text_items,
+            ],
+            output_keys=[
+                "id",
+                "sig",
+                *(f"{task}_encoded" for task in label_encoders),
+                *(f"{task}_value" for task in dimensions),
+                *(["tokens"] * has_transcripts),
+            ],
         )
         datasets[split] = dataset if split == "train" else dataset.filtered_sorted(sort_key="duration")
     if hparams.get("shuffle_train_emotions"):

@@ -65,7 +65,14 @@ class HandoffError(RecipeInputError, FileNotFoundError):
 
 
 def write_model_config(
-    output_folder, encoder, heads, wav2vec2_hub, stage1_folder=None, ctc_units="char", bpe_vocab_size=None
+    output_folder,
+    encoder,
+    heads,
+    wav2vec2_hub,
+    stage1_folder=None,
+    ctc_units="char",
+    bpe_vocab_size=None,
+    selection_metric="UA",
 ):
     """Writes ``<output_folder>/model_config.json``: what rebuilds this run's model from its checkpoints.
 
@@ -85,6 +92,9 @@ def write_model_config(
         file in the save folder (``custom_modules.ctc_units.ctc_record``), which the export ships.
     bpe_vocab_size : int, optional
         With ``bpe``.
+    selection_metric : str
+        The validation metric that selects the run's checkpoint (``UA``, or ``CCC`` for a dimensional model):
+        the export loads the checkpoint it selected.
     """
     source = read_model_config(stage1_folder)["backbone"]["source"] if stage1_folder else wav2vec2_hub
     config = {
@@ -93,6 +103,7 @@ def write_model_config(
         "heads": heads.settings(),
         "stage1_folder": os.path.relpath(stage1_folder, output_folder) if stage1_folder else None,
         "ctc": ctc_record(ctc_units, bpe_vocab_size),
+        "selection_metric": selection_metric,
     }
     with open(os.path.join(output_folder, MODEL_CONFIG_FILE), "w", encoding="utf-8") as handle:
         json.dump(config, handle, indent=2)
@@ -389,8 +400,9 @@ def load_trained_run(run_folder):
     checkpointer = InterruptSafeCheckpointer(
         os.path.join(run_folder, "save"), recoverables={"encoder": encoder, "heads": heads}
     )
-    if checkpointer.recover_if_possible(max_key="UA") is None:
-        raise HandoffError(f"{run_folder} holds no checkpoint with a validation UA: train it first.")
+    selection = config.get("selection_metric", "UA")
+    if checkpointer.recover_if_possible(max_key=selection) is None:
+        raise HandoffError(f"{run_folder} holds no checkpoint with a validation {selection}: train it first.")
     return encoder.eval(), heads.eval(), config
 
 

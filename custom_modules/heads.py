@@ -4,8 +4,10 @@ and style, or a corpus's own) and frame-level ASR.
 Utterance tasks: mean pooling of the encoder output over time (padding masked), a per-task adapter giving the
 latents ``x_emo``, ``x_gender``, ``x_style`` (the paper's ``BottleneckAdapter`` in stage 2 and Table 1's adapter
 rows: FC, ReLU, FC, a different random projection per task; the identity in stage-1 full finetuning), then a
-linear classifier per task. With feature fusion the emotion classifier reads ``concat(x_emo, x_gender, x_style)``
-(the paper), or the emotion latent with the one auxiliary latent an ablation keeps.
+linear classifier per task (a dimension task, arousal, valence, dominance or a manifest's numeric column: one
+linear unit, a regression on the annotation's scale). With feature fusion the emotion classifier reads
+``concat(x_emo, x_gender, x_style)`` (the paper), or the emotion latent with the one auxiliary latent an ablation
+keeps (and the dimension tasks' latents, when there are some).
 ASR: one linear layer over the characters on every frame, for CTC.
 
 Authors
@@ -35,7 +37,8 @@ class MultiTaskHeads(nn.Module):
         Number of classes of each utterance task: the corpus's (default: IEMOCAP's,
         ``custom_modules.constants.N_CLASSES``).
     aux_tasks : list of str
-        Auxiliary tasks: ``asr`` and labels of ``n_classes`` (IEMOCAP: ``gender``, ``style``); emotion is always on.
+        Auxiliary tasks: ``asr``, labels of ``n_classes`` (IEMOCAP: ``gender``, ``style``) and dimensions of
+        ``dimensions``; emotion is always on.
     task_adapters : bool
         A bottleneck adapter per task after pooling (paper's stage 2), else the identity.
     task_adapter_dim : int
@@ -48,6 +51,10 @@ class MultiTaskHeads(nn.Module):
         (``concat(x_emo, x_gender, x_style)`` with both auxiliary tasks); needs gender or style.
     ctc_vocab_size : int
         Output size of the ASR layer (blank included); needed with ``asr``.
+    dimensions : dict
+        The corpus's dimension tasks, each with the ``[mean, std]`` of its training values
+        (``corpora.folds.fold_dimensions``): a dimension head predicts ``mean + std * linear(latent)``, so it starts
+        near the mean and learns in units of the spread, whatever the annotation's scale.
 
     Example
     -------
@@ -59,6 +66,9 @@ class MultiTaskHeads(nn.Module):
     24
     >>> MultiTaskHeads(8, aux_tasks=["gender"], fusion=True).classifiers["emo"].w.in_features  # an ablation
     16
+    >>> heads = MultiTaskHeads(8, aux_tasks=["arousal"], dimensions={"arousal": [3.0, 0.5], "valence": [3.0, 0.6]})
+    >>> heads.dimension_tasks, heads(torch.randn(3, 20, 8), torch.ones(3))["arousal"].shape
+    (['arousal'], torch.Size([3]))
     """
 
     def __init__(
@@ -71,14 +81,19 @@ class MultiTaskHeads(nn.Module):
         task_adapter_residual=False,
         fusion=False,
         ctc_vocab_size=None,
+        dimensions=None,
     ):
         super().__init__()
         n_classes = dict(n_classes or N_CLASSES)
-        known = [ASR_TASK, *(task for task in n_classes if task != "emo")]
+        dimensions = {task: [float(value) for value in scale] for task, scale in (dimensions or {}).items()}
+        known = [ASR_TASK, *(task for task in n_classes if task != "emo"), *dimensions]
         unknown = set(aux_tasks) - set(known)
         if unknown:
             raise ValueError(f"Unknown auxiliary task(s) {sorted(unknown)}; choose among {known}.")
         self.utterance_tasks = ["emo"] + [t for t in aux_tasks if t != ASR_TASK]
+        # Regression tasks: one value on the annotation's scale, trained with 1 - CCC (custom_modules.losses).
+        self.dimension_tasks = [t for t in self.utterance_tasks if t in dimensions]
+        self.dimension_scales = {task: dimensions[task] for task in self.dimension_tasks}
         if fusion and len(self.utterance_tasks) < 2:
             raise ValueError(
                 "fusion: True concatenates the emotion latent with the auxiliary label latents: add one (the paper: "
@@ -94,6 +109,7 @@ class MultiTaskHeads(nn.Module):
             "task_adapter_residual": task_adapter_residual,
             "fusion": fusion,
             "ctc_vocab_size": ctc_vocab_size,
+            "dimensions": dimensions,
         }
         self.task_adapters = nn.ModuleDict(
             {
@@ -107,7 +123,7 @@ class MultiTaskHeads(nn.Module):
             {
                 task: Linear(
                     input_size=input_size * (len(self.utterance_tasks) if task == "emo" and fusion else 1),
-                    n_neurons=n_classes[task],
+                    n_neurons=1 if task in self.dimension_scales else n_classes[task],
                 )
                 for task in self.utterance_tasks
             }
@@ -137,7 +153,8 @@ class MultiTaskHeads(nn.Module):
         -------
         dict
             ``latents`` (task -> ``[batch, input_size]``), ``embedding`` (the emotion classifier's input), a
-            log-probability tensor ``[batch, classes]`` per utterance task, ``asr`` (``[batch, frames, vocab]``
+            log-probability tensor ``[batch, classes]`` per classification task, the values ``[batch]`` of each
+            dimension task, ``asr`` (``[batch, frames, vocab]``
             log-probabilities) when ASR is on, and ``frame_lens`` (as given: CTC needs them).
         """
         pooled = masked_mean(feats, frame_lens)
@@ -146,7 +163,11 @@ class MultiTaskHeads(nn.Module):
         outputs = {"latents": latents, "embedding": embedding, "frame_lens": frame_lens}
         for task in self.utterance_tasks:
             features = embedding if task == "emo" else latents[task]
-            outputs[task] = torch.log_softmax(self.classifiers[task](features), dim=-1)
+            if task in self.dimension_scales:
+                mean, std = self.dimension_scales[task]
+                outputs[task] = mean + std * self.classifiers[task](features).squeeze(-1)
+            else:
+                outputs[task] = torch.log_softmax(self.classifiers[task](features), dim=-1)
         if self.ctc_lin is not None:
             outputs["asr"] = torch.log_softmax(self.ctc_lin(feats), dim=-1)
         return outputs

@@ -25,9 +25,10 @@ from speechbrain.utils.run_opts import RunOptions
 from corpora.folds import CORPORA, PROTOCOLS
 from custom_modules.constants import CTC_UNITS
 from custom_modules.data import unbuilt_hparams
+from custom_modules.early_stopping import SELECTION_METRICS
 from custom_modules.encoder import FINETUNE_MODES
 from custom_modules.errors import RecipeInputError
-from custom_modules.losses import CTC_REDUCTIONS, SCL_KINDS
+from custom_modules.losses import CLASS_WEIGHTS, CTC_REDUCTIONS, EMOTION_WEIGHT_TOLERANCE, SCL_KINDS
 
 
 class SettingsError(RecipeInputError, ValueError):
@@ -141,7 +142,14 @@ SETTINGS = {
     "cache_cnn_features": Setting("bool", "compute the frozen CNN's output once per utterance"),
     "gradient_checkpointing": Setting("bool", "recompute each layer's activations in the backward pass"),
     "spec_augment": Setting("bool", "the backbone's own SpecAugment in training"),
-    "aux_tasks": Setting("subset", "the auxiliary tasks beside emotion (asr and the corpus's labels)"),
+    "aux_tasks": Setting("subset", "the auxiliary tasks beside emotion (asr, the corpus's labels and dimensions)"),
+    "class_weights": Setting("choice", "the emotion cross-entropy's class weights", choices=CLASS_WEIGHTS),
+    "selection_metric": Setting(
+        "choice",
+        "the validation metric that selects the model and that early stopping watches",
+        choices=tuple(SELECTION_METRICS),
+    ),
+    "patience": Setting("int", "epochs without improvement before training stops (null: never)", low=1, optional=True),
     "aux_weight": Setting("number", "the weight of each auxiliary task's loss", low=0),
     "ctc_reduction": Setting("choice", "the CTC loss's scale", choices=CTC_REDUCTIONS),
     "ctc_units": Setting("choice", "what the ASR head predicts", choices=CTC_UNITS),
@@ -336,10 +344,17 @@ def check_combinations(settings):
     settings : dict
     """
     tasks = list(settings["aux_tasks"])
-    if tasks and settings["aux_weight"] * len(tasks) >= 1:
+    emotion_weight = 1 - settings["aux_weight"] * len(tasks)
+    if tasks and emotion_weight < -EMOTION_WEIGHT_TOLERANCE:
         raise SettingsError(
-            f"--aux_weight {settings['aux_weight']} with {len(tasks)} auxiliary tasks ({', '.join(tasks)}) leaves no "
-            f"weight for emotion (1 - {len(tasks)} x aux_weight): use less than {1 / len(tasks):.3g}."
+            f"--aux_weight {settings['aux_weight']} with {len(tasks)} auxiliary tasks ({', '.join(tasks)}) leaves a "
+            f"negative weight for emotion (1 - {len(tasks)} x aux_weight): use at most {1 / len(tasks):.3g}."
+        )
+    selection = settings.get("selection_metric", "UA")
+    if tasks and abs(emotion_weight) <= EMOTION_WEIGHT_TOLERANCE and selection == "UA":
+        raise SettingsError(
+            f"--aux_weight {settings['aux_weight']} with {len(tasks)} auxiliary tasks leaves emotion no weight (a "
+            "dimensional model), so its UA cannot select the model: add --selection_metric CCC, or lower --aux_weight."
         )
     has_latents = any(task != "asr" for task in tasks)
     if settings.get("fusion") and not has_latents:
