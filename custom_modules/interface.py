@@ -70,7 +70,7 @@ class EmotionRecognizer(Pretrained):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         n_classes = self.mods.heads.settings()["n_classes"]
-        for task in self.mods.heads.utterance_tasks:
+        for task in self.label_tasks:
             self.task_encoder(task).expect_len(n_classes[task])
         tokenizer = self.hparams.tokenizer
         if isinstance(tokenizer, CTCTextEncoder):
@@ -139,12 +139,23 @@ class EmotionRecognizer(Pretrained):
         return self.hparams.label_encoder if task == "emo" else getattr(self.hparams, f"{task}_encoder")
 
     @property
+    def label_tasks(self):
+        """The heads that classify (emotion and the auxiliary labels), without the dimension tasks."""
+        return [task for task in self.mods.heads.utterance_tasks if task not in self.dimensions]
+
+    @property
+    def dimensions(self):
+        """The dimension tasks the model predicts (``arousal``, ``valence``, ``dominance``; a manifest's numeric
+        columns), each a number on its annotation's scale (IEMOCAP: 1-5)."""
+        return list(getattr(self.mods.heads, "dimension_tasks", []))
+
+    @property
     def label_sets(self):
         """The labels of each prediction the model makes, in class index order: ``emotion`` and each auxiliary
         label the model has a head for (``predict_batch``'s names)."""
         return {
             prediction_name(task): [self.task_encoder(task).decode_ndim(i) for i in range(len(self.task_encoder(task)))]
-            for task in self.mods.heads.utterance_tasks
+            for task in self.label_tasks
         }
 
     @property
@@ -159,12 +170,16 @@ class EmotionRecognizer(Pretrained):
         -------
         list of dict
             Per utterance: ``emotion`` and ``emotion_probs`` (label -> probability), each auxiliary label the
-            model has (``gender``, ``style``, ...) with its probabilities, and ``transcript`` when it has an ASR
-            head.
+            model has (``gender``, ``style``, ...) with its probabilities, each dimension it predicts (``arousal``,
+            ``valence``, ``dominance``: a float on the annotation's scale, IEMOCAP's 1-5), and ``transcript`` when
+            it has an ASR head.
         """
         outputs = self._run_heads(wavs, wav_lens)
         results = [{} for _ in range(outputs["emo"].shape[0])]
-        for task in self.mods.heads.utterance_tasks:
+        for task in self.dimensions:
+            for result, value in zip(results, outputs[task]):
+                result[task] = float(value)
+        for task in self.label_tasks:
             encoder, name = self.task_encoder(task), prediction_name(task)
             probs = outputs[task].exp()
             for result, row in zip(results, probs):
@@ -236,7 +251,8 @@ class EmotionRecognizer(Pretrained):
         Yields
         ------
         dict
-            Per window, in time order: ``start_s``, ``end_s``, ``emotion`` and ``emotion_probs``.
+            Per window, in time order: ``start_s``, ``end_s``, ``emotion`` and ``emotion_probs``, and each
+            dimension the model predicts (``arousal``, ``valence``, ``dominance``).
         """
         info = self.checked_audio_info(path)
         if round(window_s * self.hparams.sample_rate) < self.hparams.min_samples:
@@ -248,13 +264,15 @@ class EmotionRecognizer(Pretrained):
         for windows in chunks(sliding_windows(info.duration, window_s, hop_s), batch_size):
             signals = [{"sig": self._read_segment(path, info.sample_rate, start, end)} for start, end in windows]
             wavs, wav_lens = PaddedBatch(signals).sig
-            probabilities = self._run_heads(wavs, wav_lens)["emo"].exp().cpu()
-            for (start, end), row in zip(windows, probabilities):
+            outputs = self._run_heads(wavs, wav_lens)
+            probabilities = outputs["emo"].exp().cpu()
+            for index, ((start, end), row) in enumerate(zip(windows, probabilities)):
                 yield {
                     "start_s": start,
                     "end_s": end,
                     "emotion": labels[int(row.argmax())],
                     "emotion_probs": {label: float(p) for label, p in zip(labels, row)},
+                    **{task: float(outputs[task][index]) for task in self.dimensions},
                 }
 
     def checked_audio_info(self, path):

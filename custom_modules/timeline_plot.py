@@ -1,5 +1,6 @@
 """The plot of an emotion timeline (``EmotionRecognizer.emotion_timeline``): each emotion's probability stacked
-over time and a strip of the most likely emotion per window. ``recipes/timeline.py`` saves it as a PNG and the
+over time, arousal and valence under them when the model predicts them, and a strip of the most likely emotion per
+window. ``recipes/timeline.py`` saves it as a PNG and the
 page to try a model (``custom_modules/gradio_page.py``) shows it, so exported models carry it.
 
 Authors
@@ -26,6 +27,10 @@ EMOTION_COLORS = {
     "cal": "#56B4E9",
 }
 
+# The dimensions drawn under the probabilities (a model's others are in the timeline's CSV), in black and grey: the
+# colours are the emotions'.
+PLOTTED_DIMENSIONS = {"arousal": {"color": "#000000"}, "valence": {"color": "#777777", "linestyle": "--"}}
+
 
 def timeline_subtitle(rows, window_s, hop_s):
     """What the plot shows: the windows and their hop, or the single window of a recording shorter than one.
@@ -46,8 +51,9 @@ def timeline_subtitle(rows, window_s, hop_s):
 
 
 def timeline_figure(rows, title, window_s, hop_s):
-    """Draws the timeline: each emotion's probability stacked over time (at window centres), and a strip of the
-    most likely emotion per window.
+    """Draws the timeline: each emotion's probability stacked over time (at window centres), arousal and valence
+    under them when the rows have them (a model with those dimension tasks), and a strip of the most likely emotion
+    per window.
 
     The figure is a bare ``matplotlib.figure.Figure``, not one of pyplot's: a server drawing one per request
     would otherwise keep every figure alive in pyplot's registry.
@@ -77,8 +83,18 @@ def timeline_figure(rows, title, window_s, hop_s):
     ]
     others = iter(matplotlib.colormaps["tab10"].colors)
     colors = [EMOTION_COLORS.get(label) or next(others) for label in labels]
-    figure = Figure(figsize=(12, 4.5))
-    top, strip = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [5, 1], "hspace": 0.08})
+    dimensions = [name for name in PLOTTED_DIMENSIONS if name in rows[0]]
+    ratios = [5, 2, 1] if dimensions else [5, 1]
+    figure = Figure(figsize=(12, 4.5 + 1.5 * bool(dimensions)))
+    axes = figure.subplots(len(ratios), 1, sharex=True, gridspec_kw={"height_ratios": ratios, "hspace": 0.08})
+    top, strip = axes[0], axes[-1]
+    for name in dimensions:
+        values = [rows[0][name], *(row[name] for row in rows), rows[-1][name]]
+        axes[1].plot(times, values, label=name, **PLOTTED_DIMENSIONS[name])
+    if dimensions:
+        axes[1].set_ylabel("rating")
+        axes[1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+        axes[1].grid(axis="y", alpha=0.3)
     names = [EMOTION_NAMES.get(label, label) for label in labels]
     top.stackplot(times, probabilities, labels=names, colors=colors)
     top.set_ylim(0, 1)

@@ -123,8 +123,9 @@ def load_model(model_folder, device):
 
 def format_table(results):
     """A plain-text table, one row per file; columns for the heads the model has (emotion, its auxiliary labels,
-    transcript) and the error in place of the predictions for a file that failed."""
+    its dimensions, transcript) and the error in place of the predictions for a file that failed."""
     columns = list(dict.fromkeys(key[: -len("_probs")] for r in results for key in r if key.endswith("_probs")))
+    columns += list(dict.fromkeys(key for r in results for key, value in r.items() if isinstance(value, float)))
     columns += ["transcript"] if any("transcript" in r for r in results) else []
     return align_columns([["file", *columns], *(table_cells(result, columns) for result in results)])
 
@@ -135,6 +136,9 @@ def table_cells(result, columns):
         return [result["file"], f"ERROR: {result['error']}"]
     cells = [result["file"]]
     for name in columns:
+        if isinstance(result[name], float):  # a dimension (arousal ...), on its annotation's scale
+            cells.append(f"{result[name]:.2f}")
+            continue
         probability = f" {result[f'{name}_probs'][result[name]]:.2f}" if f"{name}_probs" in result else ""
         cells.append(f"{result[name]}{probability}")
     return cells
@@ -178,16 +182,21 @@ class ResultWriters:
     label_sets : dict
         Prediction name -> labels (``EmotionRecognizer.label_sets``).
     has_transcript : bool
+    dimensions : list of str
+        The dimensions the model predicts (``EmotionRecognizer.dimensions``): a number each.
     stdout : str or None
         ``table``, ``json`` or None (nothing on stdout).
     csv_path, jsonl_path : str or None
     """
 
-    def __init__(self, files, label_sets, has_transcript, stdout="table", csv_path=None, jsonl_path=None):
-        self.columns = [*label_sets, *(["transcript"] if has_transcript else [])]
+    def __init__(
+        self, files, label_sets, has_transcript, stdout="table", csv_path=None, jsonl_path=None, dimensions=()
+    ):
+        self.columns = [*label_sets, *dimensions, *(["transcript"] if has_transcript else [])]
         self.stdout = stdout
         self.widths = [max([len("file"), *map(len, files)])]
         self.widths += [max(len(name), max(map(len, label_sets[name])) + 5) for name in label_sets]
+        self.widths += [max(len(name), 5) for name in dimensions]
         self.handles = []
         self.csv = self.jsonl = None
         if csv_path:
@@ -196,7 +205,7 @@ class ResultWriters:
             fields = ["file"]
             for name, labels in label_sets.items():
                 fields += [name, f"{name}_prob", *(f"{name}_prob_{label}" for label in labels)]
-            fields += ["transcript"] * has_transcript + ["error"]
+            fields += [*dimensions, *["transcript"] * has_transcript, "error"]
             self.csv = (csv.DictWriter(handle, fieldnames=fields), handle)
             self.csv[0].writeheader()
         if jsonl_path:
@@ -316,7 +325,11 @@ def main(argv=None):
         print(f"classify.py: error: {error}", file=sys.stderr)
         return 2
     stdout = None if args.quiet else "json" if args.json else "table"
-    writers = ResultWriters(files, model.label_sets, model.has_transcript, stdout, args.output_csv, args.output_jsonl)
+    # A model exported before the dimension tasks has no dimensions.
+    dimensions = getattr(model, "dimensions", [])
+    writers = ResultWriters(
+        files, model.label_sets, model.has_transcript, stdout, args.output_csv, args.output_jsonl, dimensions
+    )
     failed = 0
     try:
         # A missing or unusable file gets its error in place (EmotionRecognizer.iter_predictions).

@@ -8,9 +8,10 @@ at a time, so a recording of any length fits in the same memory::
     python recipes/timeline.py --model exported/fold1 --window_s 3 --hop_s 1 --output_folder timelines \
         meeting.wav interviews/
 
-writes ``timelines/meeting.csv`` (``start_s, end_s, emotion`` and each emotion's probability, one row per
-window, written as the windows are classified) and ``timelines/meeting.png`` (the probabilities stacked over
-time, and the most likely emotion underneath). This is the simple windowed form, not SpeechBrain's
+writes ``timelines/meeting.csv`` (``start_s, end_s, emotion``, each emotion's probability and, with a model that
+has dimension tasks, its arousal, valence and dominance, one row per window, written as the windows are
+classified) and ``timelines/meeting.png`` (the probabilities stacked over time, arousal and valence under them
+when the model has them, and the most likely emotion underneath). This is the simple windowed form, not SpeechBrain's
 emotion-diarization model: windows are classified independently, with no notion of segments or speakers, and a
 window that spans a change of emotion gets a mixture. Each INPUT is an audio file, a folder or a list file, as
 for ``recipes/classify.py``. A file that cannot be used is reported and the others go on (exit status 1).
@@ -28,7 +29,7 @@ from custom_modules.timeline_plot import timeline_figure
 from recipes.classify import InputError, add_model_and_inputs, find_audio_files, load_model
 
 
-def write_timeline(rows, csv_path, labels):
+def write_timeline(rows, csv_path, labels, dimensions=()):
     """Writes timeline rows (``emotion_timeline``) to a CSV file as they come; returns them as a list.
 
     Arguments
@@ -37,6 +38,8 @@ def write_timeline(rows, csv_path, labels):
     csv_path : str
     labels : list of str
         The emotion labels, for the probability columns.
+    dimensions : list of str
+        The model's dimensions (``EmotionRecognizer.dimensions``), a column each.
 
     Returns
     -------
@@ -45,12 +48,13 @@ def write_timeline(rows, csv_path, labels):
     kept = []
     with open(csv_path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["start_s", "end_s", "emotion", *(f"prob_{label}" for label in labels)])
+        writer.writerow(["start_s", "end_s", "emotion", *(f"prob_{label}" for label in labels), *dimensions])
         for row in rows:
             probs = row["emotion_probs"]
             writer.writerow(
                 [f"{row['start_s']:.3f}", f"{row['end_s']:.3f}", row["emotion"]]
                 + [f"{probs[label]:.4f}" for label in labels]
+                + [f"{row[dimension]:.4f}" for dimension in dimensions]
             )
             handle.flush()
             kept.append(row)
@@ -104,12 +108,14 @@ def main(argv=None):
         return 2
     os.makedirs(args.output_folder, exist_ok=True)
     labels = model.label_sets["emotion"]
+    # A model exported before the dimension tasks has no dimensions.
+    dimensions = getattr(model, "dimensions", [])
     failed = 0
     for path in files:
         csv_path = os.path.join(args.output_folder, f"{names[path]}.csv")
         try:
             timeline = model.emotion_timeline(path, args.window_s, args.hop_s, args.batch_size)
-            rows = write_timeline(timeline, csv_path, labels)
+            rows = write_timeline(timeline, csv_path, labels, dimensions)
         except ValueError as error:  # AudioInputError: the file cannot be used
             failed += 1
             print(f"timeline.py: {error}", file=sys.stderr)
