@@ -44,6 +44,9 @@ PAPER_SETTING = ("iemocap", "sessions")
 METRICS = ("WA", "UA", "WER")
 # ... and the UA of each auxiliary label the stage trains (gender_UA, style_UA, or a corpus's own: level_UA).
 AUX_UA_SUFFIX = "_UA"
+# ... and the CCC of each dimension task (arousal_CCC, ...) and their mean (CCC), which lies in [-1, 1].
+CCC_SUFFIX = "CCC"
+CCC_RANGE = (-1.0, 1.0)
 STD_KIND = "sample standard deviation over runs, folds x seeds (n - 1 denominator); null with a single run"
 
 
@@ -220,10 +223,11 @@ def summarize_stage(run_results):
         rows.append(row)
     mean, std, ci95 = {}, {}, {}
     for key in keys:
-        values = [row[key] for row in rows if key in row]
+        values = [row[key] for row in rows if row.get(key) is not None]
         if len(values) == len(rows):
             # WER can pass 100 (insertions); the other metrics cannot.
-            interval = mean_and_interval(values, limits=(0.0, None) if key == "WER" else PERCENT)
+            limits = (0.0, None) if key == "WER" else CCC_RANGE if key.endswith(CCC_SUFFIX) else PERCENT
+            interval = mean_and_interval(values, limits=limits)
             mean[key], std[key] = interval["mean"], interval["std"]
             ci95[key] = None if interval["low"] is None else [interval["low"], interval["high"]]
     labels = run_results[runs[0]]["metrics"]["labels"]
@@ -261,16 +265,20 @@ def summarize_stage(run_results):
 
 
 def summary_metrics(all_metrics):
-    """The metrics a summary reports, in its columns' order: WA, UA, WER, then each auxiliary label's UA.
+    """The metrics a summary reports, in its columns' order: WA, UA, WER, then each auxiliary label's UA, then each
+    dimension's CCC and their mean.
 
     Example
     -------
     >>> summary_metrics([{"UA": 1, "WA": 2, "gender_UA": 3, "level_UA": 4, "gender_WA": 5}])
     ['WA', 'UA', 'gender_UA', 'level_UA']
+    >>> summary_metrics([{"UA": 1, "WA": 2, "valence_CCC": 0.4, "arousal_CCC": 0.6, "CCC": 0.5}])
+    ['WA', 'UA', 'arousal_CCC', 'valence_CCC', 'CCC']
     """
     present = {key for metrics in all_metrics for key in metrics}
     auxiliary = sorted(k for k in present if k.endswith(AUX_UA_SUFFIX) and k != "UA")
-    return [key for key in METRICS if key in present] + auxiliary
+    dimensions = sorted(k for k in present if k.endswith(f"_{CCC_SUFFIX}"))
+    return [key for key in METRICS if key in present] + auxiliary + dimensions + [CCC_SUFFIX] * (CCC_SUFFIX in present)
 
 
 def overfitting_table(stage_folders):
@@ -446,7 +454,7 @@ def stage_table(block):
         wall = "" if row.get("wall_s") is None else f"{row['wall_s']:.0f}"
         lines.append(
             f"| {row['fold']} | {row['seed']} | "
-            + " | ".join(f"{row[key]:.2f}" for key in columns)
+            + " | ".join("" if row.get(key) is None else f"{row[key]:.2f}" for key in columns)
             + f" | {row.get('count')} | {row.get('epoch')} | {wall} |"
         )
     means = [format_mean_std(block["mean"][key], block["std"][key]) for key in columns]
@@ -519,7 +527,8 @@ def summary_markdown(summary):
         f"(mean ± std over runs, 95% confidence interval of the mean); "
         f"pooled UA {final['pooled']['UA']:.2f}, WA {final['pooled']['WA']:.2f}.",
         "",
-        "Metrics in % (WER: word error rate of the CTC head). std: " + summary["std"] + ". 95% CI: t-interval of "
+        "Metrics in % (WER: word error rate of the CTC head; CCC: concordance correlation of a dimension, -1 to 1, "
+        "and their mean). std: " + summary["std"] + ". 95% CI: t-interval of "
         "the mean over runs (folds x seeds), not given when the runs are too few for one inside the metric's range "
         "(0-100). pooled: from the confusion matrix summed over the test utterances of "
         "all folds of a seed, averaged over seeds. epoch: the checkpoint tested (best validation UA). wall time: of "
