@@ -16,7 +16,14 @@ Authors
  * SER two-stage adapters recipe contributors, 2026
 """
 
+from speechbrain.utils.checkpoints import register_checkpoint_hooks
 from speechbrain.utils.epoch_loop import EpochCounter, EpochCounterWithStopper
+
+# SpeechBrain 1.1.2 registers the checkpoint hooks of EpochCounter but not those of EpochCounterWithStopper, whose
+# own _save/_recover (epoch, best epoch and score, stopped) the Checkpointer then never calls: it finds the base
+# class's hooks first, saves the epoch alone, and a resumed run forgets that it had stopped and trains on. The
+# class's own marked methods, registered with SpeechBrain's own decorator, are what it means to save.
+register_checkpoint_hooks(EpochCounterWithStopper)
 
 # The validation metrics a run can select its model by (``selection_metric``) and the best value of each: the
 # stopper minimises the distance to it.
@@ -46,6 +53,13 @@ def epoch_counter(limit, patience=None):
     (4, 2)
     >>> type(epoch_counter(10)).__name__
     'EpochCounter'
+    >>> from speechbrain.utils.checkpoints import Checkpointer
+    >>> checkpointer = Checkpointer(getfixture("tmp_path"), {"counter": counter})
+    >>> _ = checkpointer.save_checkpoint()
+    >>> resumed = epoch_counter(10, patience=2)
+    >>> _ = Checkpointer(getfixture("tmp_path"), {"counter": resumed}).recover_if_possible()
+    >>> resumed.current, resumed.should_stop, list(resumed)
+    (4, True, [])
     """
     if patience is None:
         return EpochCounter(limit)
