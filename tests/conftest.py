@@ -175,6 +175,37 @@ def stage2_run(generated_corpus, tiny_backbone, stage1_run, tmp_path_factory):
     return output
 
 
+# The dimension tasks as IEMOCAP's reader names them, and the early-stopping stage 1 that learns them.
+DIMENSIONS = ("arousal", "valence", "dominance")
+DIMENSION_STAGE1_EPOCHS = "6"
+DIMENSION_STAGE1_EXTRA = ("--aux_tasks", "[asr, arousal, valence, dominance]", "--patience", "1")
+DIMENSION_STAGE1_EXTRA += ("--class_weights", "balanced")
+
+
+@pytest.fixture(scope="session")
+def dimension_stage1_run(generated_corpus, tiny_backbone, tmp_path_factory):
+    """A stage-1 run with the three dimensions beside ASR, balanced class weights and early stopping (patience 1,
+    which stops it before its last epoch on fold 2): ``(output folder, its command)``."""
+    output = str(tmp_path_factory.mktemp("runs") / "stage1_dimensions")
+    command = stage1_command(
+        generated_corpus[0], tiny_backbone, output, *DIMENSION_STAGE1_EXTRA, epochs=DIMENSION_STAGE1_EPOCHS
+    )
+    run_recipe(*command, env=ONE_THREAD)
+    return output, command
+
+
+@pytest.fixture(scope="session")
+def dimension_stage2_run(generated_corpus, tiny_backbone, dimension_stage1_run, tmp_path_factory):
+    """Stage 2 with the three dimensions added to gender and style, their latents in the fusion, on
+    ``dimension_stage1_run``. Without the SCL: SCL_cos pulls the valence latent onto the others, and valence is not
+    learnt in these few epochs (README, "Dimensions: arousal, valence, dominance")."""
+    output = str(tmp_path_factory.mktemp("runs") / "stage2_dimensions")
+    tasks = ("--aux_tasks", "[gender, style, arousal, valence, dominance]", "--scl", "none")
+    command = stage2_command(generated_corpus[0], tiny_backbone, dimension_stage1_run[0], output, *tasks)
+    run_recipe(*command, env=ONE_THREAD)
+    return output
+
+
 @pytest.fixture(scope="session")
 def held_out_files(stage2_run):
     """Test-session wav files of the generated corpus (never trained on), short and long ones."""

@@ -469,6 +469,13 @@ ABLATION_ROWS = {
     "ablation_ctc_mean": (("adapters", EGS, True, True, "cos"), BEST_SIZES),
     "ablation_no_spec_augment": (("adapters", EGS, True, True, "cos"), BEST_SIZES),
 }
+# Beyond the paper's tasks: the corpus's dimensions in stage 2 (with the best system's, or alone).
+AVD = ("arousal", "valence", "dominance")
+EXTENSION_ROWS = {
+    "extension_dimensions_aux": (("adapters", (*EGS, *AVD), True, True, "cos"), BEST_SIZES),
+    "extension_dimensions_aux_concat": (("adapters", (*EGS, *AVD), True, True, "none"), BEST_SIZES),
+    "extension_dimensions_only": (("adapters", ("emo", *AVD), True, False, "none"), BEST_SIZES),
+}
 # The ablations that change stage 1 instead (they train their own), and what they change.
 STAGE1_CHANGES = {
     "ablation_ctc_bpe": {"ctc_units": "bpe", "bpe_vocab_size": 100},
@@ -483,9 +490,10 @@ ADAPTER_PARAMETER_KINDS = {"q_proj", "k_proj", "v_proj", "output_dense"}
 
 def test_experiments_file_has_every_paper_row_with_the_papers_numbers_then_the_ablations():
     experiments = load_experiments()
-    assert list(experiments) == list(PAPER_ROWS) + list(ABLATION_ROWS)
-    for name in ABLATION_ROWS:
-        assert experiments[name]["paper"] is None and experiments[name]["table"] == "ablation", name
+    assert list(experiments) == list(PAPER_ROWS) + list(ABLATION_ROWS) + list(EXTENSION_ROWS)
+    for name in [*ABLATION_ROWS, *EXTENSION_ROWS]:
+        kind = "ablation" if name in ABLATION_ROWS else "extension"
+        assert experiments[name]["paper"] is None and experiments[name]["table"] == kind, name
         changes = STAGE1_CHANGES.get(name, {})
         assert experiments[name]["stage1"] == {**experiments[EXPERIMENT]["stage1"], **changes}, (
             "the best row's stage 1, or it with what the ablation changes"
@@ -503,6 +511,8 @@ def stage_hparams(name, stage, data_folder, output_folder, backbone):
     from (``--allow_unfinished_stage1 True``: it has no test metrics)."""
     runner = FoldRunner(name, load_experiments()[name], data_folder, output_folder, folds=[1], wav2vec2_hub=backbone)
     extra = ["--allow_unfinished_stage1", "True"] if stage == "stage2" else []
+    # What the train script writes from the prepared fold: the heads' scales of the corpus's dimensions.
+    extra += ["--task_dimensions", json.dumps({task: [3.0, 1.0] for task in AVD})]
     hparams_file, run_opts, overrides = sb.parse_arguments(
         [
             os.path.join(REPO, STAGE_SCRIPTS[stage][1]),
@@ -542,7 +552,8 @@ def check_stage_means(hparams, expected, stage, sizes=None, residual=False, spec
     else:
         assert not adapter_names and any(".attention.q_proj." in n for n in trainable), "the whole Transformer trains"
         assert not any("feature_extractor" in n for n in trainable), "the CNN feature encoder stays frozen"
-    assert heads.utterance_tasks == [t for t in EGS if t in tasks]
+    assert heads.utterance_tasks == [t for t in (*EGS, *AVD) if t in tasks]
+    assert heads.dimension_tasks == [t for t in AVD if t in tasks]
     assert (heads.ctc_lin is not None) == ("asr" in tasks)
     assert all(isinstance(heads.task_adapters[t], BottleneckAdapter) == task_adapters for t in heads.utterance_tasks)
     dim = hparams["encoder_dim"]
@@ -560,13 +571,13 @@ def check_stage_means(hparams, expected, stage, sizes=None, residual=False, spec
     assert set(outputs) - {"latents", "embedding", "frame_lens"} == set(tasks)
 
 
-@pytest.mark.parametrize("name", list(PAPER_ROWS) + list(ABLATION_ROWS))
+@pytest.mark.parametrize("name", list(PAPER_ROWS) + list(ABLATION_ROWS) + list(EXTENSION_ROWS))
 def test_row_builds_the_model_it_means(name, tiny_backbone, generated_corpus, tmp_path):
     if name in PAPER_ROWS:
         stage1, stage2, _ = PAPER_ROWS[name]
         sizes = None
     else:
-        stage1, (stage2, sizes) = FULL_SER_ASR, ABLATION_ROWS[name]
+        stage1, (stage2, sizes) = FULL_SER_ASR, {**ABLATION_ROWS, **EXTENSION_ROWS}[name]
     spec_augment = name not in WITHOUT_SPEC_AUGMENT
     hparams = stage_hparams(name, "stage1", generated_corpus[0], str(tmp_path), tiny_backbone)
     check_stage_means(hparams, stage1, "stage1", spec_augment=spec_augment)
