@@ -745,8 +745,7 @@ def fold_labels(manifest_folder):
     dict
         Task -> list of labels.
     """
-    with open(os.path.join(manifest_folder, PREPARATION_RECORD), encoding="utf-8") as handle:
-        return json.load(handle)["summary"]["labels"]
+    return prepared_summary(manifest_folder)["labels"]
 
 
 def fold_dimensions(manifest_folder):
@@ -762,10 +761,15 @@ def fold_dimensions(manifest_folder):
     dict
         Task -> ``[mean, std]``.
     """
-    with open(os.path.join(manifest_folder, PREPARATION_RECORD), encoding="utf-8") as handle:
-        summary = json.load(handle)["summary"]
+    summary = prepared_summary(manifest_folder)
     train = summary["splits"]["train"]
     return {task: [train[task]["mean"] or 0.0, train[task]["std"] or 1.0] for task in summary.get("dimensions", [])}
+
+
+def prepared_summary(manifest_folder):
+    """The summary of a prepared fold (``prepare_options.json``)."""
+    with open(os.path.join(manifest_folder, PREPARATION_RECORD), encoding="utf-8") as handle:
+        return json.load(handle)["summary"]
 
 
 def load_stored_record(save_folder):
