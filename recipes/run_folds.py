@@ -352,7 +352,8 @@ class FoldRunner:
                 f"--folds {' '.join(map(str, unknown))}: {data.title}'s protocol {protocol} "
                 f"({PROTOCOL_NAMES[protocol]}) has folds {', '.join(map(str, sorted(held_out)))}."
             )
-        labels = set(data.labels) - {"emo"}
+        # The corpus's auxiliary labels and its dimensions (arousal, ...): the tasks aux_tasks may name.
+        labels = set(data.labels) - {"emo"} | set(data.dimensions)
         for stage in self.stages:
             overrides = self.stage_overrides(FoldRun(self.folds[0], self.seeds[0]), stage)
             tasks = yaml.safe_load(overrides["aux_tasks"]) if "aux_tasks" in overrides else default_aux_tasks(stage)
@@ -360,7 +361,7 @@ class FoldRunner:
             if missing:
                 raise CorpusError(
                     f"{self.experiment} trains {stage} with {', '.join(missing)}, which {data.title} does not have "
-                    f"(its labels: {', '.join(sorted(labels)) or 'none'}; transcripts: "
+                    f"(its labels and dimensions: {', '.join(sorted(labels)) or 'none'}; transcripts: "
                     f"{'yes' if data.has_transcripts else 'no'}): choose an experiment without it, or override "
                     f"--{stage}_args=--aux_tasks=[...]."
                 )
