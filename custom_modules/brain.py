@@ -37,12 +37,13 @@ logger = get_logger(__name__)
 
 
 class MultiTaskSERBrain(sb.Brain):
-    """Emotion recognition with optional ASR, gender and style tasks: what both stages share.
+    """Emotion recognition with optional ASR, gender, style and dimension tasks: what both stages share.
 
     Expects in ``modules``: ``encoder`` (``SSLEncoder``) and ``heads`` (``MultiTaskHeads``); in ``hparams``:
     ``aux_weight``, ``lr``, ``head_lr``, ``opt_class``, ``train_logger``, ``output_folder``, ``epoch_counter``,
-    ``error_rate_computer``, ``wav2vec2_hub``. Set ``label_encoders``, ``tokenizer`` and ``left_out_utterances``
-    (``custom_modules.data.leave_out_unusable``) after construction, as SpeechBrain recipes set a tokenizer.
+    ``error_rate_computer``, ``wav2vec2_hub``, ``class_weights``, ``selection_metric``, ``metrics_log``. Set
+    ``label_encoders``, ``tokenizer`` and ``left_out_utterances`` (``custom_modules.data.leave_out_unusable``) after
+    construction, as SpeechBrain recipes set a tokenizer.
     Subclasses define ``compute_objectives`` from ``task_losses`` and end it with ``record_objective``.
     """
 
@@ -51,7 +52,10 @@ class MultiTaskSERBrain(sb.Brain):
         super().__init__(modules, opt_class, hparams, run_opts, checkpointer)
         self.nonfinite_batches = []
         self.left_out_utterances = {}
+        # The emotion cross-entropy's class weights (label -> weight; None: unweighted), and as a tensor
+        self.emotion_class_weights = None
         self.emotion_weights = None
+        # How training ended (custom_modules.early_stopping.training_end), known once fit is over
         self.training_end = None
 
     def compute_forward(self, batch, stage):
@@ -145,7 +149,7 @@ class MultiTaskSERBrain(sb.Brain):
             "; ".join(f"{split} {split_counts}" for split, split_counts in counts.items()),
             "none (every utterance counts the same)" if weights is None else weights,
         )
-        self.class_weight_values = weights
+        self.emotion_class_weights = weights
         if weights is not None:
             labels = self.task_labels("emo")
             self.emotion_weights = torch.tensor([weights[label] for label in labels], device=self.device)
@@ -386,7 +390,7 @@ class MultiTaskSERBrain(sb.Brain):
             },
             "corpus": corpus,
             # The emotion cross-entropy's weights, label -> weight (None: unweighted, the paper's).
-            "class_weights": getattr(self, "class_weight_values", None),
+            "class_weights": self.emotion_class_weights,
             "training_end": self.training_end,
         }
         if corpus["protocol"] == "sessions":
