@@ -132,8 +132,8 @@ def test_fusion_with_one_auxiliary_task_concatenates_the_two_latents(aux):
     assert torch.equal(out["embedding"], torch.cat([out["latents"]["emo"], out["latents"][aux[0]]], -1))
 
 
-def test_fusion_without_gender_or_style_raises():
-    with pytest.raises(ValueError, match="add gender or style"):
+def test_fusion_without_an_auxiliary_label_raises():
+    with pytest.raises(ValueError, match=r"add one \(the paper: gender and style\) to aux_tasks"):
         MultiTaskHeads(16, N_CLASSES, ["asr"], fusion=True, ctc_vocab_size=29)
 
 
