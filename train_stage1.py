@@ -58,16 +58,19 @@ if __name__ == "__main__":
         settings = checked_settings(hparams_file, overrides, run_opts)
         check_run_corpus(settings)
         sb.utils.distributed.ddp_init_group(run_opts)
-        # The fold's manifests, written once (main process; unchanged options skip the work), before the yaml builds
-        # the model: its heads have the corpus's classes
+        # The experiment folder and its log, then the fold's manifests, written once (main process; unchanged options
+        # skip the work), before the yaml builds the model: its heads have the corpus's classes and scales
+        sb.create_experiment_directory(experiment_directory=settings["output_folder"])
         run_on_main(prepare_run_fold, args=[settings, sys.argv])
         overrides = with_task_classes(overrides, settings["manifest_folder"])
         with open(hparams_file, encoding="utf-8") as fin:
             hparams = load_hyperpyyaml(fin, overrides)
+        # The run's hyperparameters as built, the corpus's classes included
         sb.create_experiment_directory(
             experiment_directory=hparams["output_folder"],
             hyperparams_to_save=hparams_file,
             overrides=overrides,
+            save_env_desc=False,
         )
 
         # Datasets, label encoders and tokenizer; utterances that cannot be used are left out by name

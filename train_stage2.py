@@ -77,16 +77,19 @@ if __name__ == "__main__":
         # Stage 2 is tested and validated on stage 1's utterances: checked before anything is written
         check_stage1_split(settings["stage1_folder"], settings)
         sb.utils.distributed.ddp_init_group(run_opts)
-        # The fold's manifests, written once (main process; unchanged options skip the work), before the yaml builds
-        # the model: its heads have the corpus's classes
+        # The experiment folder and its log, then the fold's manifests, written once (main process; unchanged options
+        # skip the work), before the yaml builds the model: its heads have the corpus's classes and scales
+        sb.create_experiment_directory(experiment_directory=settings["output_folder"])
         run_on_main(prepare_run_fold, args=[settings, sys.argv])
         overrides = with_task_classes(overrides, settings["manifest_folder"])
         with open(hparams_file, encoding="utf-8") as fin:
             hparams = load_hyperpyyaml(fin, overrides)
+        # The run's hyperparameters as built, the corpus's classes included
         sb.create_experiment_directory(
             experiment_directory=hparams["output_folder"],
             hyperparams_to_save=hparams_file,
             overrides=overrides,
+            save_env_desc=False,
         )
 
         # The same test and validation utterances as stage 1, now that this run's manifests exist

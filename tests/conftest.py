@@ -1,6 +1,6 @@
 """Shared fixtures: a tiny random wav2vec 2.0 folder, a generated IEMOCAP-format corpus, trained runs of both
-stages on it, their exported model folders and those folders loaded, each built once per test session and reused;
-and the helpers the inference tests share."""
+stages on it, their exported model folders and those folders loaded, each built once per test session and reused
+(by every pytest-xdist worker: ``built_once``); and the helpers the inference tests share."""
 
 import json
 import os
@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from filelock import FileLock
 
 from custom_modules.handoff import MODEL_CONFIG_FILE
 from recipes.demo import DEFAULT_EPOCHS, TINY_BACKBONE_OVERRIDES
@@ -48,6 +49,39 @@ sys.meta_path.insert(0, NoRecipe())
 # One intra-op thread, here and in the commands run: on a shared 2-core machine torch's two threads wait for
 # each other whenever the other core is busy (the tiny model ran 80x slower with 2 threads than with 1 there).
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+# pytest.ini runs the suite in two pytest-xdist workers, one per core of CI's machine: each worker and every command
+# it runs keeps to one thread, for the reason above.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.update(ONE_THREAD)
+
+
+def built_once(tmp_path_factory, name, build):
+    """A folder built once per test session and shared by its pytest-xdist workers: the first worker that needs
+    it builds it (under a file lock), the others wait for it and reuse it.
+
+    Arguments
+    ---------
+    tmp_path_factory : pytest.TempPathFactory
+    name : str
+        The folder's name in the session's temporary folder.
+    build : callable
+        ``build(folder)``: fills the (new, empty) folder.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    base = tmp_path_factory.getbasetemp()
+    # Each worker has a folder of its own in the session's; without workers the session's is this one.
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder, built = root / name, root / f"{name}.built"
+    with FileLock(str(root / f"{name}.lock")):
+        if not built.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed build left
+            folder.mkdir()
+            build(folder)
+            built.touch()
+    return folder
 
 
 def run_recipe(*args, env=None, timeout=900):
@@ -82,7 +116,8 @@ def run_command(*args, cwd=REPO, env=None):
 @pytest.fixture(scope="session")
 def tiny_backbone(tmp_path_factory):
     """A local Hugging Face folder holding a randomly initialised 2-layer wav2vec 2.0."""
-    return build_backbone(str(tmp_path_factory.mktemp("backbone") / "tiny"), "tiny", seed=0)
+    folder = built_once(tmp_path_factory, "backbone", lambda folder: build_backbone(str(folder / "tiny"), "tiny", 0))
+    return str(folder / "tiny")
 
 
 @pytest.fixture
@@ -101,10 +136,13 @@ def generated_corpus(tmp_path_factory):
     """A generated corpus in IEMOCAP_full_release layout: ``(parent folder, release folder, ground truth)``."""
     from synthetic.corpus import generate_corpus
 
-    parent = tmp_path_factory.mktemp("corpus")
-    release = parent / "IEMOCAP_full_release"
-    truth = generate_corpus(str(release), seed=0)
-    return str(parent), str(release), truth
+    def generate(parent):
+        truth = generate_corpus(str(parent / "IEMOCAP_full_release"), seed=0)
+        (parent / "truth.json").write_text(json.dumps(truth), encoding="utf-8")
+
+    parent = built_once(tmp_path_factory, "corpus", generate)
+    truth = json.loads((parent / "truth.json").read_text(encoding="utf-8"))
+    return str(parent), str(parent / "IEMOCAP_full_release"), truth
 
 
 @pytest.fixture
@@ -162,17 +200,21 @@ def stage2_command(
 @pytest.fixture(scope="session")
 def stage1_run(generated_corpus, tiny_backbone, tmp_path_factory):
     """A finished stage-1 run (SER + CTC, full finetuning) on fold 2 of the generated corpus."""
-    output = str(tmp_path_factory.mktemp("runs") / "stage1")
-    run_recipe(*stage1_command(generated_corpus[0], tiny_backbone, output))
-    return output
+
+    def train(folder):
+        run_recipe(*stage1_command(generated_corpus[0], tiny_backbone, str(folder / "stage1")))
+
+    return str(built_once(tmp_path_factory, "stage1_run", train) / "stage1")
 
 
 @pytest.fixture(scope="session")
 def stage2_run(generated_corpus, tiny_backbone, stage1_run, tmp_path_factory):
     """A finished stage-2 run (adapters, emotion + gender + style, fusion, SCL_cos) on top of ``stage1_run``."""
-    output = str(tmp_path_factory.mktemp("runs") / "stage2")
-    run_recipe(*stage2_command(generated_corpus[0], tiny_backbone, stage1_run, output))
-    return output
+
+    def train(folder):
+        run_recipe(*stage2_command(generated_corpus[0], tiny_backbone, stage1_run, str(folder / "stage2")))
+
+    return str(built_once(tmp_path_factory, "stage2_run", train) / "stage2")
 
 
 # The dimension tasks as IEMOCAP's reader names them, and the early-stopping stage 1 that learns them.
@@ -224,36 +266,37 @@ def exported(stage1_run, stage2_run, tiny_backbone, tmp_path_factory):
 
     Returns ``{"stage1": folder, "stage2": folder, "gone": [deleted paths]}``.
     """
-    root = tmp_path_factory.mktemp("export")
-    moved = {
-        stage1_run: root / "moved" / "stage1",
-        stage2_run: root / "moved" / "stage2",
-        tiny_backbone: root / "moved" / "backbone",
-    }
-    for original, copy in moved.items():
-        shutil.copytree(original, copy)
-    for stage in STAGES:
-        # What a user does after moving runs apart: the paths inside their files follow them.
-        for name in ("hyperparams.yaml", MODEL_CONFIG_FILE):
-            file = root / "moved" / stage / name
-            text = file.read_text(encoding="utf-8")
-            for original in sorted(moved, key=len, reverse=True):
-                text = text.replace(original, str(moved[original]))
-            file.write_text(text, encoding="utf-8")
-    config_file = root / "moved" / "stage2" / MODEL_CONFIG_FILE
-    config = json.loads(config_file.read_text(encoding="utf-8"))
-    config["stage1_folder"] = os.path.join("..", "stage1")
-    config_file.write_text(json.dumps(config), encoding="utf-8")
-    folders, run_of = {}, dict(zip(STAGES, (stage1_run, stage2_run)))
-    for stage in STAGES:
-        folders[stage] = str(root / f"exported_{stage}")
-        repo = ["--repo_id", STAGE2_REPO_ID] if stage == "stage2" else []
-        run_recipe(
-            "recipes/export.py", "--experiment_folder", moved[run_of[stage]], "--output_folder", folders[stage], *repo,
-            env=ONE_THREAD,
-        )  # fmt: skip
-    shutil.rmtree(root / "moved")
-    return {**folders, "gone": [str(path) for path in moved.values()]}
+    moved_names = {stage1_run: "stage1", stage2_run: "stage2", tiny_backbone: "backbone"}
+
+    def export(root):
+        moved = {original: root / "moved" / name for original, name in moved_names.items()}
+        for original, copy in moved.items():
+            shutil.copytree(original, copy)
+        for stage in STAGES:
+            # What a user does after moving runs apart: the paths inside their files follow them.
+            for name in ("hyperparams.yaml", MODEL_CONFIG_FILE):
+                file = root / "moved" / stage / name
+                text = file.read_text(encoding="utf-8")
+                for original in sorted(moved, key=len, reverse=True):
+                    text = text.replace(original, str(moved[original]))
+                file.write_text(text, encoding="utf-8")
+        config_file = root / "moved" / "stage2" / MODEL_CONFIG_FILE
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        config["stage1_folder"] = os.path.join("..", "stage1")
+        config_file.write_text(json.dumps(config), encoding="utf-8")
+        folders, run_of = {}, dict(zip(STAGES, (stage1_run, stage2_run)))
+        for stage in STAGES:
+            folders[stage] = str(root / f"exported_{stage}")
+            repo = ["--repo_id", STAGE2_REPO_ID] if stage == "stage2" else []
+            run_recipe(
+                "recipes/export.py", "--experiment_folder", moved[run_of[stage]],
+                "--output_folder", folders[stage], *repo, env=ONE_THREAD,
+            )  # fmt: skip
+        shutil.rmtree(root / "moved")
+
+    root = built_once(tmp_path_factory, "export", export)
+    folders = {stage: str(root / f"exported_{stage}") for stage in STAGES}
+    return {**folders, "gone": [str(root / "moved" / name) for name in moved_names.values()]}
 
 
 @pytest.fixture(scope="session")

@@ -106,7 +106,7 @@ def test_train_scripts_name_a_missing_unknown_or_repeated_option_without_a_trace
         (["--dynamic_batch_sampler", "{max_batch_lenght: 200}"], "(did you mean --dynamic_batch_sampler.max_batch_"),
         (["--dynamic_batch_sampler", "{max_batch_length: 0}"], "--dynamic_batch_sampler.max_batch_length 0: seconds"),
         (["--fusion", "True"], "--fusion True concatenates the emotion latent with the auxiliary labels' latents"),
-        (["--aux_tasks", "[asr, gender, style]", "--aux_weight", "0.4"], "leaves no weight for emotion"),
+        (["--aux_tasks", "[asr, gender, style]", "--aux_weight", "0.4"], "leaves a negative weight for emotion"),
         (["--freeze_feature_encoder", "False", "--cache_cnn_features", "True"], "--cache_cnn_features True needs"),
         (["--devce", "cpu"], "unknown option --devce (did you mean --device?)"),
     ],

@@ -11,7 +11,19 @@ import soundfile
 
 from iemocap_prepare import IEMOCAPError, parse_utterance_id, prepare_iemocap
 
-FIELDS = {"wav", "duration", "emo", "gender", "style", "transcript", "session", "speaker"}
+FIELDS = {
+    "wav",
+    "duration",
+    "emo",
+    "gender",
+    "style",
+    "transcript",
+    "session",
+    "speaker",
+    "arousal",
+    "valence",
+    "dominance",
+}
 MERGED = {"neu": "neu", "hap": "hap", "exc": "hap", "ang": "ang", "sad": "sad"}
 
 

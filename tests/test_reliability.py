@@ -296,10 +296,13 @@ def test_yaml_run_options_stay_in_force_under_torchrun_with_layerdrop(tiny_backb
 
 @pytest.mark.parametrize("layerdrop", [0.0, 0.1])
 def test_under_torchrun_only_an_encoder_that_skips_layers_looks_for_unused_parameters(
-    tiny_backbone, tmp_path, torchrun_process, layerdrop
+    tiny_backbone, generated_corpus, tmp_path, torchrun_process, layerdrop
 ):
+    from iemocap_prepare import prepare_iemocap
+
     # Searching a module whose every parameter gets a gradient costs a graph traversal per step and makes PyTorch
     # warn that it found nothing: only LayerDrop's encoder can leave parameters without gradients.
+    prepare_iemocap(generated_corpus[0], str(tmp_path / "manifests"), 1)  # the fold a run starts on
     brain = _brain_from_the_command_line(_backbone_with_layerdrop(tiny_backbone, tmp_path, layerdrop), tmp_path)
     brain.on_fit_start()  # wraps the modules in DDP
     wrapped = dict(brain.modules.items())
@@ -439,7 +442,7 @@ def test_test_metrics_show_every_utterance_left_out_at_preparation_and_why(
         "data_folder": corpus_copy,
         "output_folder": str(tmp_path),
         "wav2vec2_hub": tiny_backbone,
-        "test_session": 2,
+        "test_fold": 2,
         "skip_bad_wavs": True,
         "num_workers": 0,
         "number_of_epochs": 0,

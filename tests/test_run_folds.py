@@ -26,7 +26,7 @@ from custom_modules.handoff import load_stage1_encoder, write_model_config
 from custom_modules.metrics_log import METRICS_LOG, read_metrics_log
 from recipes.fold_layout import FoldRun
 from recipes.fold_plots import training_curves_figure
-from recipes.fold_summary import METRICS, load_experiments
+from recipes.fold_summary import load_experiments
 from recipes.folder_lock import FolderInUseError, FolderLock
 from recipes.overrides import args_from_overrides
 from recipes.run_folds import STAGE_SCRIPTS, FoldRunner
@@ -101,7 +101,7 @@ def test_summary_per_fold_mean_std_and_pooled_agree_with_the_runs(two_fold_run):
         assert set(block["mean"]) == expected_keys
         assert [(row["fold"], row["seed"]) for row in block["runs"]] == [(1, SEED), (2, SEED)]
         for row, metrics in zip(block["runs"], runs.values()):
-            assert {key: row[key] for key in METRICS if key in row} == {key: metrics[key] for key in expected_keys}
+            assert {key: row[key] for key in expected_keys} == {key: metrics[key] for key in expected_keys}
             assert row["epoch"] == metrics["epoch"] and row["count"] == metrics["count"]
         for key in expected_keys:
             values = [runs[fold][key] for fold in (1, 2)]
