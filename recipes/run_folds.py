@@ -74,6 +74,7 @@ from corpora.folds import (
     CORPORA,
     PROTOCOL_NAMES,
     PROTOCOLS,
+    assign_folds,
     corpus_source,
     default_protocol,
     fold_numbers,
@@ -345,7 +346,7 @@ class FoldRunner:
         corpus = self.corpus["corpus"]
         data = read_corpus(corpus, corpus_source(corpus, self.corpus["data_folder"], self.corpus["manifest"]))
         protocol = self.corpus["protocol"] or default_protocol(corpus, data.column_folds)
-        held_out = self.held_out_folds()
+        _, held_out = assign_folds(data, protocol, self.corpus["n_folds"], self.corpus["fold_seed"])
         unknown = [fold for fold in self.folds if fold not in held_out]
         if unknown:
             raise CorpusError(

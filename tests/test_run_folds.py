@@ -290,7 +290,7 @@ def test_second_driver_on_a_folder_in_use_refuses_and_sigint_stops_the_first_who
 ):
     output = str(tmp_path / "results")
     # Long enough that the stage still trains after the second driver (a Python start) has been refused.
-    command = single_stage_command(generated_corpus[0], tiny_backbone, output, epochs="8")
+    command = single_stage_command(generated_corpus[0], tiny_backbone, output, epochs="16")
     stage = os.path.join(output, SINGLE_STAGE, RUN.format(fold=1), "stage1")
     first = start_driver(command, tmp_path / "first.log")
     try:
@@ -315,7 +315,7 @@ def test_second_driver_on_a_folder_in_use_refuses_and_sigint_stops_the_first_who
     # the same command resumes the stage from its checkpoint: no epoch lost or trained twice
     resumed = run_recipe(*command).stdout
     assert f"fold 1 seed {SEED} stage1: resuming on" in resumed and f"fold 1 seed {SEED} stage1: finished in" in resumed
-    assert logged_epochs(stage) == list(range(1, 9))
+    assert logged_epochs(stage) == list(range(1, 17))
     attempts = (
         open(os.path.join(output, SINGLE_STAGE, RUN.format(fold=1), "stage1.log"), encoding="utf-8")
         .read()
