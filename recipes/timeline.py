@@ -14,6 +14,8 @@ time, and the most likely emotion underneath). This is the simple windowed form,
 emotion-diarization model: windows are classified independently, with no notion of segments or speakers, and a
 window that spans a change of emotion gets a mixture. Each INPUT is an audio file, a folder or a list file, as
 for ``recipes/classify.py``. A file that cannot be used is reported and the others go on (exit status 1).
+``--backend onnx`` (or ``onnx_int8``) runs the folder's ONNX graph with ONNX Runtime, without torch, as
+``classify.py`` does.
 
 Authors
  * SER two-stage adapters recipe contributors, 2026
@@ -32,7 +34,14 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from custom_modules.constants import EMOTION_NAMES  # noqa: E402
-from recipes.classify import InputError, add_model_and_inputs, find_audio_files, load_model  # noqa: E402
+from recipes.classify import (  # noqa: E402
+    InputError,
+    add_backend_options,
+    add_model_and_inputs,
+    check_backend_options,
+    find_audio_files,
+    load_model,
+)
 
 # Colours that read apart, also in grey and for the common colour-vision deficiencies (Okabe-Ito).
 EMOTION_COLORS = {"neu": "#999999", "hap": "#E69F00", "ang": "#D55E00", "sad": "#0072B2"}
@@ -156,15 +165,16 @@ def main(argv=None):
     parser.add_argument("--hop_s", type=float, default=1.0, help="step between windows in seconds (default: 1)")
     parser.add_argument("--batch_size", type=int, default=16, help="windows per forward pass (default: 16)")
     parser.add_argument("--output_folder", default="timelines", help="where the CSV and PNG files go")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0 (default: cpu)")
+    add_backend_options(parser)
     args = parser.parse_args(argv)
     if args.window_s <= 0 or args.hop_s <= 0 or args.batch_size < 1:
         parser.error("--window_s and --hop_s must be positive and --batch_size at least 1.")
+    check_backend_options(parser, args)
     try:
         files = find_audio_files(args.inputs)
         names = output_names(files)
-        model = load_model(args.model, args.device)
-        shortest = model.hparams.min_samples / model.hparams.sample_rate
+        model = load_model(args.model, args.device, args.backend, args.threads)
+        shortest = model.min_samples / model.sample_rate
         if args.window_s < shortest:
             raise InputError(f"--window_s {args.window_s} is shorter than the model's receptive field ({shortest} s).")
     except InputError as error:
