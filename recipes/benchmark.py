@@ -99,7 +99,7 @@ from custom_modules.interface import EmotionRecognizer
 from custom_modules.onnx_interface import ONNX_FILES, OnnxEmotionRecognizer
 from custom_modules.streaming import chunks, duration_batches
 from iemocap_prepare import FULL_RELEASE_COUNTS, check_corpus, prepare_iemocap
-from recipes.onnx_export import export_onnx, quantize_int8
+from recipes.onnx_export import INT8_VARIANTS, export_onnx, quantize_int8
 from synthetic.backbones import ARCHITECTURES, build_backbone
 from synthetic.corpus import generate_corpus
 from train_stage1 import Stage1Brain
@@ -181,6 +181,11 @@ def parse_args(argv=None):
         "--onnx_profile",
         action="store_true",
         help="onnx section: also profile one pass of each ONNX model (ONNX Runtime's profiler): time per operator type",
+    )
+    parser.add_argument(
+        "--int8_variants",
+        action="store_true",
+        help="onnx section: also time the other int8 forms (signed weights; every quantizable operator, Conv too)",
     )
     parser.add_argument("--timeline_window_s", type=above(0), default=3.0)
     parser.add_argument("--timeline_hop_s", type=above(0), default=1.0)
@@ -1025,6 +1030,10 @@ def measure_onnx(hparams, work_dir, args):
     export_s = time.perf_counter() - start
     quantize_int8(paths["fp32"], paths["int8"])
     quantize_s = time.perf_counter() - start - export_s
+    variants = list(INT8_VARIANTS)[1:] if args.int8_variants else []
+    for variant in variants:
+        paths[variant] = os.path.join(folder, f"model.{variant}.onnx")
+        quantize_int8(paths["fp32"], paths[variant], **INT8_VARIANTS[variant])
     threads = torch.get_num_threads()
     onnx_models = {precision: OnnxEmotionRecognizer(path, threads=threads) for precision, path in paths.items()}
     for name, module in (("encoder", recognizer.mods.encoder), ("heads", recognizer.mods.heads)):
@@ -1075,6 +1084,7 @@ def measure_onnx(hparams, work_dir, args):
         "bytes": sizes,
         "checkpoint_bytes": checkpoint_bytes,
         "size_over_checkpoint": {p: sizes[os.path.basename(path)] / checkpoint_bytes for p, path in paths.items()},
+        "int8_variants": {variant: INT8_VARIANTS[variant] for variant in ["matmul_uint8", *variants]},
     }
     for name in steps:
         results[name] = {
@@ -1497,8 +1507,12 @@ def _onnx_report(report):
         ("bare", "bare PyTorch forward (Hugging Face model with its adapters)", ""),
         ("pytorch", "PyTorch backend (EmotionRecognizer's forward)", ""),
         ("onnx_fp32", "ONNX Runtime, model.onnx (fp32)", ">= 1.1"),
-        ("onnx_int8", "ONNX Runtime, model.int8.onnx", ">= 2"),
+        ("onnx_int8", "ONNX Runtime, model.int8.onnx (MatMul, unsigned weights)", ">= 2"),
+        ("onnx_matmul_int8", "  int8 variant: MatMul, signed weights", ""),
+        ("onnx_all_uint8", "  int8 variant: every quantizable operator (Conv too), unsigned weights", ""),
     ):
+        if name not in report:
+            continue
         r = report[name]
         lines.append(
             f"| {label} | {r['seconds']:.2f} | {r['audio_s_per_s']:.1f} | {r['throughput_over_bare']:.3f} | {target} |"

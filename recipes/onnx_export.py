@@ -232,21 +232,36 @@ def largest_difference(graph, onnx_model, recognizer):
     return largest
 
 
-def quantize_int8(fp32_path, int8_path):
-    """``fp32_path``'s graph with its MatMul weights in int8 (ONNX Runtime's ``quantize_dynamic``), metadata kept.
+# The int8 forms benchmark.py --int8_variants compares; the first is what --quantize int8 writes (README, "ONNX and
+# int8"): which weights are unsigned or signed 8-bit, and which operators are quantized (None: every one ONNX
+# Runtime can, the CNN's Conv too).
+INT8_VARIANTS = {
+    "matmul_uint8": {"weights": "uint8", "operators": ("MatMul",)},
+    "matmul_int8": {"weights": "int8", "operators": ("MatMul",)},
+    "all_uint8": {"weights": "uint8", "operators": None},
+}
+
+
+def quantize_int8(fp32_path, int8_path, weights="uint8", operators=("MatMul",)):
+    """``fp32_path``'s graph with weights in 8 bits (ONNX Runtime's ``quantize_dynamic``: per output channel,
+    activations quantized per batch at run time), metadata kept.
 
     Arguments
     ---------
     fp32_path, int8_path : str
+    weights : str
+        ``uint8`` or ``int8``.
+    operators : tuple of str, optional
+        The operator types to quantize (None: every type ONNX Runtime can).
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(
         fp32_path,
         int8_path,
-        op_types_to_quantize=["MatMul"],
+        op_types_to_quantize=list(operators) if operators else None,
         per_channel=True,
-        weight_type=QuantType.QUInt8,
+        weight_type={"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}[weights],
     )
     model = onnx.load(int8_path)
     onnx.helper.set_model_props(model, {prop.key: prop.value for prop in onnx.load(fp32_path).metadata_props})
