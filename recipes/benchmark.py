@@ -32,6 +32,11 @@ are reported too. On a CPU that other jobs share, ``--threads 1 --clock process`
   (target: flat).
 - Timeline (``--sections timeline``): peak memory of ``emotion_timeline`` over recordings of
   ``--timeline_minutes`` (target: the longest within 1.2x of the shortest).
+- ONNX (``--sections onnx``): the stage-2 model as exported with ``--onnx --quantize int8`` in ONNX Runtime,
+  ``model.onnx`` and ``model.int8.onnx``, against the bare PyTorch forward of the same model and against
+  ``EmotionRecognizer`` on the same batches of ``--onnx_files`` IEMOCAP-like durations (targets: fp32 >= 1.1x,
+  int8 >= 2x the bare forward's throughput), the files' sizes against the fp32 checkpoint (int8 <= 0.3x);
+  ``--int8_variants`` also times the other int8 forms, ``--onnx_profile`` gives each graph's time per operator.
 - With ``--start_utterances N``: a stage's start before its backbone (corpus check, preparation, audio checks,
   datasets: ``train_stage1.py``'s steps) on a generated corpus of about N utterances, first start, restart and a
   new run beside one read of every wav (wall clock).
@@ -99,7 +104,7 @@ from custom_modules.interface import EmotionRecognizer
 from custom_modules.onnx_interface import ONNX_FILES, OnnxEmotionRecognizer
 from custom_modules.streaming import chunks, duration_batches
 from iemocap_prepare import FULL_RELEASE_COUNTS, check_corpus, prepare_iemocap
-from recipes.onnx_export import INT8_VARIANTS, export_onnx, quantize_int8
+from recipes.onnx_export import INT8_FORMS, export_onnx, quantize_int8
 from synthetic.backbones import ARCHITECTURES, build_backbone
 from synthetic.corpus import generate_corpus
 from train_stage1 import Stage1Brain
@@ -185,7 +190,8 @@ def parse_args(argv=None):
     parser.add_argument(
         "--int8_variants",
         action="store_true",
-        help="onnx section: also time the other int8 forms (signed weights; every quantizable operator, Conv too)",
+        help="onnx section: also time the other int8 forms (recipes/onnx_export.py's INT8_FORMS: all weights unsigned; "
+        "the matrix products only)",
     )
     parser.add_argument("--timeline_window_s", type=above(0), default=3.0)
     parser.add_argument("--timeline_hop_s", type=above(0), default=1.0)
@@ -1030,10 +1036,10 @@ def measure_onnx(hparams, work_dir, args):
     export_s = time.perf_counter() - start
     quantize_int8(paths["fp32"], paths["int8"])
     quantize_s = time.perf_counter() - start - export_s
-    variants = list(INT8_VARIANTS)[1:] if args.int8_variants else []
+    variants = list(INT8_FORMS)[1:] if args.int8_variants else []
     for variant in variants:
         paths[variant] = os.path.join(folder, f"model.{variant}.onnx")
-        quantize_int8(paths["fp32"], paths[variant], **INT8_VARIANTS[variant])
+        quantize_int8(paths["fp32"], paths[variant], variant)
     threads = torch.get_num_threads()
     onnx_models = {precision: OnnxEmotionRecognizer(path, threads=threads) for precision, path in paths.items()}
     for name, module in (("encoder", recognizer.mods.encoder), ("heads", recognizer.mods.heads)):
@@ -1084,7 +1090,7 @@ def measure_onnx(hparams, work_dir, args):
         "bytes": sizes,
         "checkpoint_bytes": checkpoint_bytes,
         "size_over_checkpoint": {p: sizes[os.path.basename(path)] / checkpoint_bytes for p, path in paths.items()},
-        "int8_variants": {variant: INT8_VARIANTS[variant] for variant in ["matmul_uint8", *variants]},
+        "int8_forms": {variant: INT8_FORMS[variant] for variant in ["int8", *variants]},
     }
     for name in steps:
         results[name] = {
@@ -1507,9 +1513,10 @@ def _onnx_report(report):
         ("bare", "bare PyTorch forward (Hugging Face model with its adapters)", ""),
         ("pytorch", "PyTorch backend (EmotionRecognizer's forward)", ""),
         ("onnx_fp32", "ONNX Runtime, model.onnx (fp32)", ">= 1.1"),
-        ("onnx_int8", "ONNX Runtime, model.int8.onnx (MatMul, unsigned weights)", ">= 2"),
-        ("onnx_matmul_int8", "  int8 variant: MatMul, signed weights", ""),
-        ("onnx_all_uint8", "  int8 variant: every quantizable operator (Conv too), unsigned weights", ""),
+        ("onnx_int8", "ONNX Runtime, model.int8.onnx (MatMul signed, Conv unsigned weights)", ">= 2"),
+        ("onnx_int8_unsigned", "  int8, all weights unsigned (--quantize int8_unsigned)", ""),
+        ("onnx_matmul_int8", "  int8, MatMul only, signed weights", ""),
+        ("onnx_matmul_uint8", "  int8, MatMul only, unsigned weights", ""),
     ):
         if name not in report:
             continue

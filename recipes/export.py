@@ -49,8 +49,9 @@ from custom_modules.handoff import load_trained_run, read_model_config, stage1_f
 from recipes.inference_bundle import write_custom_interface, write_entry_point
 from recipes.model_card import DEFAULT_LICENSE, model_card, training_corpus
 
-# What --quantize offers (recipes/onnx_export.py); kept here so that --help needs no onnx import.
-QUANTIZATIONS = ("int8",)
+# What --quantize offers: recipes/onnx_export.py's QUANTIZE_CHOICES (tested equal), here so that --help needs no
+# onnx import.
+QUANTIZATIONS = ("int8", "int8_unsigned")
 
 # Files every export holds: an existing output folder without them is not overwritten.
 EXPORT_MARKERS = ("hyperparams.yaml", "custom_interface.py")
@@ -190,7 +191,8 @@ def export_model(
         Also write ``model.onnx`` (the whole inference graph, ``recipes/onnx_export.py``) and ``onnx_interface.py``
         (its ONNX Runtime backend, without torch).
     quantize : str, optional
-        ``int8``: also write ``model.int8.onnx`` (with ``onnx``).
+        ``int8`` or ``int8_unsigned`` (``recipes.onnx_export.INT8_FORMS``): also write ``model.int8.onnx`` (with
+        ``onnx``).
 
     Returns
     -------
@@ -522,7 +524,8 @@ def main(argv=None):
         choices=QUANTIZATIONS,
         default=None,
         help="with --onnx: also write model.int8.onnx (ONNX Runtime's dynamic int8 quantization of the matrix "
-        "products; classify.py --backend onnx_int8)",
+        "products and convolutions; classify.py --backend onnx_int8). int8: for CPUs with VNNI (most x86 CPUs since "
+        "2019); int8_unsigned: for AVX2 CPUs without it",
     )
     args = parser.parse_args(argv)
     if args.quantize and not args.onnx:

@@ -329,8 +329,14 @@ def onnx_section(onnx):
         f"{files} hold the whole inference graph, from waveforms to probabilities (the normalisation of each "
         "waveform and the padding masks are inside it; batch and time are dynamic), for ONNX Runtime alone"
         + (
-            "; `model.int8.onnx` has its matrix products quantized to int8 (smaller and faster on CPUs, "
-            "predictions close to the fp32 ones)."
+            "; `model.int8.onnx` has the weights of its matrix products and convolutions (but the first, on the "
+            "waveform) in 8 bits (smaller and "
+            f"faster on CPUs, predictions close to the fp32 ones; form `{onnx.get('int8_form')}`: "
+            + (
+                "for CPUs with VNNI, most x86 CPUs since 2019)."
+                if onnx.get("int8_form") == "int8"
+                else "for AVX2 CPUs without VNNI)."
+            )
             if len(onnx["files"]) > 1
             else "."
         ),

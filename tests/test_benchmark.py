@@ -205,8 +205,8 @@ def test_timeline_figures_cover_each_recording_length(benchmark_run):
 def test_onnx_figures_time_the_same_batches_and_compare_file_sizes(benchmark_run):
     onnx = benchmark_run[1]["onnx"]
     assert onnx["files"] == ONNX_FILES and sum(onnx["batch_sizes"]) == ONNX_FILES
-    assert list(onnx["int8_variants"]) == ["matmul_uint8", "matmul_int8", "all_uint8"]
-    for name in ("bare", "pytorch", "onnx_fp32", "onnx_int8", "onnx_matmul_int8", "onnx_all_uint8"):
+    assert list(onnx["int8_forms"]) == ["int8", "int8_unsigned", "matmul_int8", "matmul_uint8"]
+    for name in ("bare", "pytorch", "onnx_fp32", "onnx_int8", "onnx_int8_unsigned", "onnx_matmul_int8"):
         figures = onnx[name]
         assert len(figures["times_s"]) == REPEATS and figures["seconds"] == statistics.median(figures["times_s"])
         assert_ratio(figures["throughput_over_bare"], onnx["bare"]["times_s"], figures["times_s"])
@@ -220,6 +220,7 @@ def test_onnx_figures_time_the_same_batches_and_compare_file_sizes(benchmark_run
         shares = onnx["profile"][precision]
         assert sum(shares.values()) == pytest.approx(1.0) and all(share > 0 for share in shares.values())
     assert "MatMul" in onnx["profile"]["fp32"] and "DynamicQuantizeMatMul" in onnx["profile"]["int8"]
+    assert "ConvInteger" in onnx["profile"]["int8"] and "ConvInteger" not in onnx["profile"]["matmul_int8"]
 
 
 def test_iemocap_like_durations_have_the_corpus_median_mean_and_range():

@@ -20,7 +20,7 @@ import pytest
 
 from custom_modules.metrics import classification_summary
 from custom_modules.onnx_interface import METADATA_KEY
-from recipes import classify, export
+from recipes import classify, export, onnx_export
 from recipes.model_card import ONNX_EXAMPLE
 from tests.conftest import ONE_THREAD, REPO, STAGES, assert_same_predictions, import_blocker, run_command
 
@@ -320,3 +320,4 @@ def test_bad_onnx_and_resume_options_stop_with_one_line_and_status_2_before_any_
     with pytest.raises(SystemExit) as stop:
         export.main(["--experiment_folder", str(tmp_path), "--output_folder", f"{tmp_path}/x", "--quantize", "int8"])
     assert stop.value.code == 2 and "--quantize int8 quantizes the ONNX graph: add --onnx" in capsys.readouterr().err
+    assert export.QUANTIZATIONS == onnx_export.QUANTIZE_CHOICES
