@@ -1127,6 +1127,7 @@ def onnx_operator_profile(path, batches, threads, folder):
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as OnnxEmotionRecognizer
     options.enable_profiling = True
     options.profile_file_prefix = os.path.join(folder, os.path.basename(path))
     session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])

@@ -20,9 +20,17 @@ import pytest
 
 from custom_modules.metrics import classification_summary
 from custom_modules.onnx_interface import METADATA_KEY
-from recipes import classify, export, onnx_export
+from recipes import classify, export, onnx_export, upload
 from recipes.model_card import ONNX_EXAMPLE
-from tests.conftest import ONE_THREAD, REPO, STAGES, assert_same_predictions, import_blocker, run_command
+from tests.conftest import (
+    ONE_THREAD,
+    REPO,
+    STAGE2_REPO_ID,
+    STAGES,
+    assert_same_predictions,
+    import_blocker,
+    run_command,
+)
 
 # fp32 ONNX against PyTorch (the bound): the same float32 operations, fused and ordered by ONNX Runtime.
 FP32_TOLERANCE = 1e-4
@@ -103,6 +111,9 @@ def test_onnx_files_have_dynamic_batch_and_time_and_name_their_outputs_labels_in
     assert int8_bytes < os.path.getsize(os.path.join(exported[stage], "model.onnx"))
     card = open(os.path.join(exported[stage], "README.md"), encoding="utf-8").read()
     assert "## ONNX (without PyTorch)" in card and "| output | `emotion_probs` | float32 `[batch, 4]` |" in card
+    if stage == "stage2":  # the export made for a Hub repository: the upload carries the ONNX files
+        planned = upload.upload_plan(exported[stage], STAGE2_REPO_ID)["files"]
+        assert {"model.onnx", "model.int8.onnx", "onnx_interface.py"} <= set(planned)
 
 
 # ---- parity ----------------------------------------------------------------------------------------------
