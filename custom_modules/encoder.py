@@ -28,7 +28,6 @@ import warnings
 import torch
 import torch.nn.functional as F
 from huggingface_hub import constants as hub_constants
-from speechbrain.dataio.dataio import length_to_mask
 from speechbrain.integrations.huggingface import Wav2Vec2
 from speechbrain.nnet.adapters import AdaptedModel, replace_module
 from speechbrain.utils.checkpoints import (
@@ -383,11 +382,38 @@ def normalize_waveforms(wavs, wav_lens=None, eps=1e-7):
     """
     if wav_lens is None:
         return F.layer_norm(wavs, wavs.shape[1:], eps=eps)
-    mask = length_to_mask(true_sample_counts(wav_lens, wavs.shape[1]), max_len=wavs.shape[1]).to(wavs.dtype)
+    mask = length_mask(true_sample_counts(wav_lens, wavs.shape[1]), wavs.shape[1]).to(wavs.dtype)
     count = mask.sum(dim=1, keepdim=True)
     mean = (wavs * mask).sum(dim=1, keepdim=True) / count
     variance = ((wavs - mean) * mask).pow(2).sum(dim=1, keepdim=True) / count
     return (wavs - mean) * torch.rsqrt(variance + eps) * mask
+
+
+def length_mask(counts, max_len):
+    """``[batch, max_len]`` boolean mask, True at the first ``counts[i]`` positions of row ``i``.
+
+    SpeechBrain's ``length_to_mask`` computes the same, but reads the batch size with ``len()`` (and, without
+    ``max_len``, the longest length with ``.item()``): an ONNX graph traced through it keeps the example's batch
+    size as a constant (``recipes/onnx_export.py``). This one stays a function of the input's shape.
+
+    Arguments
+    ---------
+    counts : torch.Tensor
+        Lengths ``[batch]`` (a float tensor of whole numbers works too).
+    max_len : int
+        The padded length.
+
+    Returns
+    -------
+    torch.Tensor
+
+    Example
+    -------
+    >>> length_mask(torch.tensor([1.0, 3.0]), 3)
+    tensor([[ True, False, False],
+            [ True,  True,  True]])
+    """
+    return torch.arange(max_len, device=counts.device) < counts.unsqueeze(1)
 
 
 def relative_frame_lengths(config, wav_lens, n_samples, n_frames):

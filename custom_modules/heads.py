@@ -15,12 +15,12 @@ Authors
 """
 
 import torch
-from speechbrain.dataio.dataio import length_to_mask
 from speechbrain.nnet.linear import Linear
 from torch import nn
 
 from custom_modules.adapters import BottleneckAdapter
 from custom_modules.constants import N_CLASSES
+from custom_modules.encoder import length_mask
 
 # The frame-level task; every other auxiliary task is an utterance label of the corpus (IEMOCAP: gender, style).
 ASR_TASK = "asr"
@@ -198,5 +198,5 @@ def masked_mean(feats, frame_lens):
     tensor([[2.]])
     """
     frames = torch.round(frame_lens * feats.shape[1]).clamp(min=1)
-    mask = length_to_mask(frames, max_len=feats.shape[1]).to(feats.dtype).unsqueeze(-1)
+    mask = length_mask(frames, feats.shape[1]).to(feats.dtype).unsqueeze(-1)
     return (feats * mask).sum(dim=1) / mask.sum(dim=1)

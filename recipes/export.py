@@ -8,7 +8,9 @@ backbone's hub folder::
     python recipes/export.py --experiment_folder results/stage2/fold1/seed1986 --output_folder exported/fold1 \
         --repo_id your-name/ser-two-stage-fold1 [--push_to_hub]
 
-then (see ``recipes/classify.py``, ``recipes/timeline.py``, ``recipes/app.py``, ``recipes/upload.py``)::
+(``--onnx`` also writes ``model.onnx``, the whole inference graph for ONNX Runtime, and ``onnx_interface.py``,
+which runs it without torch; ``--quantize int8`` adds ``model.int8.onnx``: ``recipes/onnx_export.py``), then (see
+``recipes/classify.py``, ``recipes/timeline.py``, ``recipes/app.py``, ``recipes/upload.py``)::
 
     python recipes/classify.py --model exported/fold1 speech.wav
 
@@ -48,9 +50,13 @@ from custom_modules.ctc_units import ctc_record
 from custom_modules.encoder import receptive_field
 from custom_modules.errors import INPUT_ERROR_EXIT, RecipeInputError
 from custom_modules.handoff import load_trained_run, read_model_config, stage1_folder_of
-from recipes.inference_bundle import write_custom_interface
+from recipes.inference_bundle import write_custom_interface, write_entry_point
 from recipes.model_card import DEFAULT_LICENSE, model_card, training_corpus
 from recipes.space import write_space
+
+# What --quantize offers: recipes/onnx_export.py's QUANTIZE_CHOICES (tested equal), here so that --help needs no
+# onnx import.
+QUANTIZATIONS = ("int8", "int8_unsigned")
 
 # Files every export holds: an existing output folder without them is not overwritten.
 EXPORT_MARKERS = ("hyperparams.yaml", "custom_interface.py")
@@ -156,7 +162,14 @@ def check_folders(experiment_folder, output_folder, allow_unfinished=False):
 
 
 def export_model(
-    experiment_folder, export_folder, fold_lora=True, repo_id=None, license_id=DEFAULT_LICENSE, space=False
+    experiment_folder,
+    export_folder,
+    fold_lora=True,
+    repo_id=None,
+    license_id=DEFAULT_LICENSE,
+    space=False,
+    onnx=False,
+    quantize=None,
 ):
     """Writes the self-contained inference folder of a training run.
 
@@ -177,6 +190,12 @@ def export_model(
     space : bool
         Also write ``space/``, the Hugging Face Space that serves the page to try the model from ``repo_id``
         (``recipes/space.py``).
+    onnx : bool
+        Also write ``model.onnx`` (the whole inference graph, ``recipes/onnx_export.py``) and ``onnx_interface.py``
+        (its ONNX Runtime backend, without torch).
+    quantize : str, optional
+        ``int8`` or ``int8_unsigned`` (``recipes.onnx_export.INT8_FORMS``): also write ``model.int8.onnx`` (with
+        ``onnx``).
 
     Returns
     -------
@@ -217,6 +236,11 @@ def export_model(
         handle.write(text)
 
     description = describe_run(experiment_folder, config, encoder.settings())
+    if onnx:
+        from recipes.onnx_export import add_onnx_files
+
+        write_entry_point(os.path.join(export_folder, "onnx_interface.py"), "onnx_interface.py")
+        description["onnx"] = add_onnx_files(export_folder, quantize)
     if description["metrics"]:
         with open(os.path.join(export_folder, "test_metrics.json"), "w", encoding="utf-8") as handle:
             json.dump(description["metrics"], handle, indent=2)
@@ -457,13 +481,18 @@ def check_no_machine_paths(export_folder, folders):
     """Raises ``ExportError`` if a file of the export names a folder of the training machine.
 
     Text files are searched whole; a checkpoint (a zip written by ``torch.save``) by its member names and its
-    pickled structure, not the tensors' bytes, where a short path could occur by chance.
+    pickled structure, and an ONNX file by everything but its tensors' data: in the tensors' bytes a short path
+    could occur by chance.
     """
     for name in sorted(os.listdir(export_folder)):
         path = os.path.join(export_folder, name)
         if not os.path.isfile(path):
             continue
-        if zipfile.is_zipfile(path):
+        if name.endswith(".onnx"):
+            from recipes.onnx_export import searchable_bytes
+
+            data = searchable_bytes(path)
+        elif zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:
                 members = archive.namelist()
                 data = "\n".join(members).encode() + b"".join(
@@ -549,7 +578,23 @@ def main(argv=None):
         help="also write space/: a Hugging Face Space serving the page to try the model from --repo_id "
         "(recipes/app.py's page; push it with recipes/upload.py --space_id)",
     )
+    parser.add_argument(
+        "--onnx",
+        action="store_true",
+        help="also write model.onnx (the whole inference graph, waveforms to probabilities) and onnx_interface.py, "
+        "which runs it with ONNX Runtime without torch (classify.py --backend onnx)",
+    )
+    parser.add_argument(
+        "--quantize",
+        choices=QUANTIZATIONS,
+        default=None,
+        help="with --onnx: also write model.int8.onnx (ONNX Runtime's dynamic int8 quantization of the matrix "
+        "products and convolutions; classify.py --backend onnx_int8). int8: for CPUs with VNNI (most x86 CPUs since "
+        "2019); int8_unsigned: for AVX2 CPUs without it",
+    )
     args = parser.parse_args(argv)
+    if args.quantize and not args.onnx:
+        parser.error(f"--quantize {args.quantize} quantizes the ONNX graph: add --onnx.")
     if (args.push_to_hub or args.space) and not args.repo_id:
         parser.error(f"{'--push_to_hub' if args.push_to_hub else '--space'} needs --repo_id user/name.")
     if args.repo_id and not HUB_ID.match(args.repo_id):
@@ -563,6 +608,8 @@ def main(argv=None):
             repo_id=args.repo_id,
             license_id=args.license,
             space=args.space,
+            onnx=args.onnx,
+            quantize=args.quantize,
         )
     except RecipeInputError as error:
         # ExportError, and the hand-off's messages (a run without model_config.json or checkpoints, a stage-2 run

@@ -12,6 +12,9 @@ meta-path finder, as the package ``ser_model_<hash>``, where the hash is the SHA
 - two exports of the same code share one package; exports of different code never collide in one process;
 - ``hyperparams.yaml`` names classes of that package (``!new:ser_model_<hash>.encoder.SSLEncoder``).
 
+An export with ONNX files (``recipes/export.py --onnx``) also holds ``onnx_interface.py``, written the same way
+(``ENTRY_POINTS``) from ``ONNX_MODULES`` only: the ONNX Runtime backend, which imports neither torch nor SpeechBrain.
+
 Authors
  * SER two-stage adapters recipe contributors, 2026
 """
@@ -43,23 +46,50 @@ INFERENCE_MODULES = (
     "gradio_page",
 )
 ENTRY_MODULE = "interface"
-
-
-class BundleError(ValueError):
-    """The inference modules import something the bundle would not carry."""
-
-
-TEMPLATE = '''"""SpeechBrain entry point of an exported speech emotion recognition model (written by
+# The ONNX backend (onnx_interface.py of an export with ONNX files): its module and what it imports of the package,
+# which must not reach torch (the bundle carries this list only, so an import outside it fails at export).
+ONNX_MODULES = ("onnx_interface", "streaming")
+ONNX_ENTRY_MODULE = "onnx_interface"
+# What each entry point file exports, and how it is used.
+ENTRY_POINTS = {
+    "custom_interface.py": {
+        "modules": INFERENCE_MODULES,
+        "entry": ENTRY_MODULE,
+        "names": ("EmotionRecognizer", "AudioInputError"),
+        "usage": """SpeechBrain entry point of an exported speech emotion recognition model (written by
 recipes/export.py of the two-stage adapters recipe; do not edit).
 
     from speechbrain.inference.interfaces import foreign_class
     model = foreign_class(source="<hub id or folder>", pymodule_file="custom_interface.py",
                           classname="EmotionRecognizer")
 
+hyperparams.yaml names classes of the package below (and is code too).""",
+    },
+    "onnx_interface.py": {
+        "modules": ONNX_MODULES,
+        "entry": ONNX_ENTRY_MODULE,
+        "names": ("OnnxEmotionRecognizer", "AudioInputError"),
+        "usage": """ONNX Runtime entry point of an exported speech emotion recognition model, without torch (written by
+recipes/export.py --onnx of the two-stage adapters recipe; do not edit). Needs onnxruntime, numpy, soundfile, scipy.
+
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("onnx_interface", "<folder>/onnx_interface.py")
+    onnx_interface = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(onnx_interface)
+    model = onnx_interface.OnnxEmotionRecognizer("<folder>")   # precision="int8": model.int8.onnx""",
+    },
+}
+
+
+class BundleError(ValueError):
+    """The inference modules import something the bundle would not carry."""
+
+
+TEMPLATE = '''"""{usage}
+
 This one file holds all the model's inference code. Executing it serves that code as the package {package!r}
 (named after the SHA-256 of the code, so that different versions never share a name) through a meta-path
-finder; hyperparams.yaml names classes of that package. This file and hyperparams.yaml are code: load models
-only from sources you trust.
+finder. This file is code: load models only from sources you trust.
 """
 
 import importlib
@@ -109,8 +139,7 @@ if not any(getattr(finder, "package", None) == PACKAGE for finder in sys.meta_pa
     sys.meta_path.insert(0, _BundleFinder(PACKAGE, SOURCES, f"{{__file__}}:{{PACKAGE}}"))
 
 _interface = importlib.import_module(PACKAGE + ".{entry}")
-EmotionRecognizer = _interface.EmotionRecognizer
-AudioInputError = _interface.AudioInputError
+{exports}
 '''
 
 
@@ -198,9 +227,38 @@ def write_custom_interface(path, sources=None):
     str
         The package name that ``hyperparams.yaml`` must use.
     """
-    sources = collect_sources() if sources is None else sources
+    return write_entry_point(path, "custom_interface.py", sources)
+
+
+def write_entry_point(path, kind, sources=None):
+    """Writes one of the ``ENTRY_POINTS`` files, carrying its modules' sources.
+
+    Arguments
+    ---------
+    path : str
+        The file to write.
+    kind : str
+        ``custom_interface.py`` or ``onnx_interface.py``.
+    sources : dict, optional
+        Default: ``collect_sources`` of the entry point's modules.
+
+    Returns
+    -------
+    str
+        The package name its code is served as.
+    """
+    entry_point = ENTRY_POINTS[kind]
+    sources = collect_sources(modules=entry_point["modules"]) if sources is None else sources
     package = bundle_package_name(sources)
     body = "".join(f"    {name!r}: {text!r},\n" for name, text in sources.items())
+    exports = "\n".join(f"{name} = _interface.{name}" for name in entry_point["names"])
+    text = TEMPLATE.format(
+        usage=entry_point["usage"],
+        package=package,
+        sources="{\n" + body + "}",
+        entry=entry_point["entry"],
+        exports=exports,
+    )
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write(TEMPLATE.format(package=package, sources="{\n" + body + "}", entry=ENTRY_MODULE))
+        handle.write(text)
     return package

@@ -282,6 +282,10 @@ def model_card(model, repo_id=None, license_id=DEFAULT_LICENSE):
         "time. It is the simple windowed form, not SpeechBrain's emotion-diarization model.",
         "",
         "`hyperparams.yaml` and `custom_interface.py` are code: load models only from sources you trust.",
+    ]
+    if model.get("onnx"):
+        lines += ["", *onnx_section(model["onnx"])]
+    lines += [
         "",
         "## Limitations",
         "",
@@ -313,6 +317,95 @@ def model_card(model, repo_id=None, license_id=DEFAULT_LICENSE):
         "- Hugging Face: https://huggingface.co/speechbrain/",
     ]
     return "\n".join(lines) + "\n"
+
+
+# The card's ONNX example (tests run it where torch cannot be imported): onnxruntime, numpy and soundfile only.
+ONNX_EXAMPLE = """import json
+
+import numpy as np
+import onnxruntime
+import soundfile
+
+session = onnxruntime.InferenceSession("{file}")
+labels = json.loads(session.get_modelmeta().custom_metadata_map["{key}"])["labels"]
+wav, rate = soundfile.read("speech.wav", dtype="float32")  # 16 kHz mono
+(probs,) = session.run(["emotion_probs"], {{"waveforms": wav[np.newaxis], "lengths": np.array([len(wav)])}})
+print(labels["emotion"][probs[0].argmax()], probs[0].max())"""
+
+
+def onnx_section(onnx):
+    """The card's section on the ONNX files: inputs, outputs and labels, and code that runs them without torch.
+
+    Arguments
+    ---------
+    onnx : dict
+        ``recipes.onnx_export.add_onnx_files``'s record (``files``, ``description``).
+
+    Returns
+    -------
+    list of str
+    """
+    from custom_modules.onnx_interface import METADATA_KEY
+
+    description = onnx["description"]
+    files = " and ".join(f"`{name}`" for name in onnx["files"])
+    lines = [
+        "## ONNX (without PyTorch)",
+        "",
+        f"{files} hold the whole inference graph, from waveforms to probabilities (the normalisation of each "
+        "waveform and the padding masks are inside it; batch and time are dynamic), for ONNX Runtime alone"
+        + (
+            "; `model.int8.onnx` has the weights of its matrix products and convolutions (but the first, on the "
+            "waveform) in 8 bits (smaller and "
+            f"faster on CPUs, predictions close to the fp32 ones; form `{onnx.get('int8_form')}`: "
+            + (
+                "for CPUs with VNNI, most x86 CPUs since 2019)."
+                if onnx.get("int8_form") == "int8"
+                else "for AVX2 CPUs without VNNI)."
+            )
+            if len(onnx["files"]) > 1
+            else "."
+        ),
+        "",
+        "| | name | type and shape | |",
+        "|---|---|---|---|",
+        "| input | `waveforms` | float32 `[batch, samples]` | 16 kHz mono, zero-padded to the longest |",
+        "| input | `lengths` | int64 `[batch]` | each waveform's own number of samples |",
+        "| output | `embedding` | float32 `[batch, dim]` | the emotion classifier's input |",
+    ]
+    for name, labels in description["labels"].items():
+        order = ", ".join(f"{index} `{label}`" for index, label in enumerate(labels))
+        lines.append(f"| output | `{name}_probs` | float32 `[batch, {len(labels)}]` | probabilities: {order} |")
+    if description["ctc"]:
+        lines += [
+            "| output | `ctc_log_probs` | float32 `[batch, frames, units]` | CTC log-probabilities per frame "
+            f"(blank: unit {description['ctc']['blank_index']}) |",
+            "| output | `ctc_frame_lengths` | int64 `[batch]` | each utterance's own frames |",
+        ]
+    lines += [
+        "",
+        f"The labels, the sample rate and the CTC units are in the file's metadata (`{METADATA_KEY}`). With "
+        "`onnxruntime`, `numpy` and `soundfile` only:",
+        "",
+        "```python",
+        ONNX_EXAMPLE.format(file=onnx["files"][0], key=METADATA_KEY),
+        "```",
+        "",
+        "`onnx_interface.py` has the same methods as `EmotionRecognizer` (`classify_file`, `predict_files`, "
+        "`iter_predictions`, `emotion_timeline`, ...) on ONNX Runtime, with any sample rate and channel count "
+        "(resampled with SciPy), and needs none of torch, torchaudio, SpeechBrain or transformers:",
+        "",
+        "```python",
+        "import importlib.util",
+        "",
+        'spec = importlib.util.spec_from_file_location("onnx_interface", "onnx_interface.py")',
+        "onnx_interface = importlib.util.module_from_spec(spec)",
+        "spec.loader.exec_module(onnx_interface)",
+        'model = onnx_interface.OnnxEmotionRecognizer(".")  # precision="int8": model.int8.onnx',
+        'model.predict_files(["a.wav", "b.flac"])',
+        "```",
+    ]
+    return lines
 
 
 def _results(metrics):

@@ -15,6 +15,8 @@ when the model has them, and the most likely emotion underneath). This is the si
 emotion-diarization model: windows are classified independently, with no notion of segments or speakers, and a
 window that spans a change of emotion gets a mixture. Each INPUT is an audio file, a folder or a list file, as
 for ``recipes/classify.py``. A file that cannot be used is reported and the others go on (exit status 1).
+``--backend onnx`` (or ``onnx_int8``) runs the folder's ONNX graph with ONNX Runtime, without torch, as
+``classify.py`` does.
 
 Authors
  * SER two-stage adapters recipe contributors, 2026
@@ -26,7 +28,14 @@ import os
 import sys
 
 from custom_modules.timeline_plot import timeline_figure
-from recipes.classify import InputError, add_model_and_inputs, find_audio_files, load_model
+from recipes.classify import (
+    InputError,
+    add_backend_options,
+    add_model_and_inputs,
+    check_backend_options,
+    find_audio_files,
+    load_model,
+)
 
 
 def write_timeline(rows, csv_path, labels, dimensions=()):
@@ -68,7 +77,7 @@ def plot_timeline(rows, png_path, title, window_s, hop_s):
 
 def check_window(model, window_s):
     """Refuses a ``--window_s`` shorter than the model's receptive field (no window could be encoded)."""
-    shortest = model.hparams.min_samples / model.hparams.sample_rate
+    shortest = model.min_samples / model.sample_rate
     if window_s < shortest:
         raise InputError(f"--window_s {window_s} is shorter than the model's receptive field ({shortest} s).")
 
@@ -94,14 +103,15 @@ def main(argv=None):
     parser.add_argument("--hop_s", type=float, default=1.0, help="step between windows in seconds (default: 1)")
     parser.add_argument("--batch_size", type=int, default=16, help="windows per forward pass (default: 16)")
     parser.add_argument("--output_folder", default="timelines", help="where the CSV and PNG files go")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0 (default: cpu)")
+    add_backend_options(parser)
     args = parser.parse_args(argv)
     if args.window_s <= 0 or args.hop_s <= 0 or args.batch_size < 1:
         parser.error("--window_s and --hop_s must be positive and --batch_size at least 1.")
+    check_backend_options(parser, args)
     try:
         files = find_audio_files(args.inputs)
         names = output_names(files)
-        model = load_model(args.model, args.device)
+        model = load_model(args.model, args.device, args.backend, args.threads)
         check_window(model, args.window_s)
     except InputError as error:
         print(f"timeline.py: error: {error}", file=sys.stderr)

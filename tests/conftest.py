@@ -28,24 +28,35 @@ N_HELD_OUT = 6
 # The Hugging Face repository the stage-2 export is made for (its model card loads from it); stage 1's card keeps
 # the placeholder.
 STAGE2_REPO_ID = "test-user/ser-two-stage-fold2"
-# Code for scripts run in a fresh interpreter that must work without this repository: from here on, importing
-# one of the recipe's packages fails (the environment's editable install would otherwise find them).
-WITHOUT_THE_RECIPE = r"""
+
+
+def import_blocker(packages, reason):
+    """Code that a script run in a fresh interpreter starts with: from there on, importing any of ``packages``
+    (or their modules) fails with ``ModuleNotFoundError: <module> <reason>``; ``BLOCKED`` names them."""
+    return f"""
 import importlib.abc
 import sys
 
-RECIPE = ("custom_modules", "recipes", "synthetic", "iemocap_prepare", "train_stage1", "train_stage2", "tests")
+BLOCKED = {tuple(packages)!r}
 
 
-class NoRecipe(importlib.abc.MetaPathFinder):
+class Blocked(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
-        if fullname.split(".")[0] in RECIPE:
-            raise ModuleNotFoundError(f"{fullname} is the training repository's: an exported model must not need it")
+        if fullname.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"{{fullname}} {reason}")
         return None
 
 
-sys.meta_path.insert(0, NoRecipe())
+sys.meta_path.insert(0, Blocked())
 """
+
+
+# Code for scripts run in a fresh interpreter that must work without this repository: from here on, importing
+# one of the recipe's packages fails (the environment's editable install would otherwise find them).
+WITHOUT_THE_RECIPE = import_blocker(
+    ("custom_modules", "recipes", "synthetic", "iemocap_prepare", "train_stage1", "train_stage2", "tests"),
+    "is the training repository's: an exported model must not need it",
+)
 # One intra-op thread, here and in the commands run: on a shared 2-core machine torch's two threads wait for
 # each other whenever the other core is busy (the tiny model ran 80x slower with 2 threads than with 1 there).
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
@@ -260,8 +271,9 @@ def held_out_files(stage2_run):
 
 @pytest.fixture(scope="session")
 def exported(stage1_run, stage2_run, tiny_backbone, tmp_path_factory):
-    """Both runs exported by ``recipes/export.py`` (LoRA folded, the default; stage 2 for ``STAGE2_REPO_ID``)
-    from moved copies of the runs and the backbone, the copies deleted afterwards: nothing the export wrote can
+    """Both runs exported by ``recipes/export.py`` (LoRA folded, the default; stage 2 for ``STAGE2_REPO_ID``; with
+    ``--onnx --quantize int8``, so both folders also hold the ONNX files and ``onnx_interface.py``) from moved
+    copies of the runs and the backbone, the copies deleted afterwards: nothing the export wrote can
     lean on a training-time path.
 
     Returns ``{"stage1": folder, "stage2": folder, "gone": [deleted paths]}``.
@@ -290,7 +302,7 @@ def exported(stage1_run, stage2_run, tiny_backbone, tmp_path_factory):
             repo = ["--repo_id", STAGE2_REPO_ID] if stage == "stage2" else []
             run_recipe(
                 "recipes/export.py", "--experiment_folder", moved[run_of[stage]],
-                "--output_folder", folders[stage], *repo, env=ONE_THREAD,
+                "--output_folder", folders[stage], *repo, "--onnx", "--quantize", "int8", env=ONE_THREAD,
             )  # fmt: skip
         shutil.rmtree(root / "moved")
 

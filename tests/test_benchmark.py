@@ -22,6 +22,7 @@ PADDING_UTTERANCES = 300
 STREAMING_FILES = 6
 TIMELINE_MINUTES = (0.1, 0.3)
 START_UTTERANCES = 150
+ONNX_FILES = 4
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,10 @@ def benchmark_run(tiny_backbone, tmp_path_factory):
         "--timeline_minutes",
         *map(str, TIMELINE_MINUTES),
         "--gradient_checkpointing",
+        "--onnx_files",
+        str(ONNX_FILES),
+        "--onnx_profile",
+        "--int8_variants",
         "--start_utterances",
         str(START_UTTERANCES),
         "--output_json",
@@ -89,6 +94,8 @@ def test_benchmark_writes_json_and_prints_every_table(benchmark_run):
         f"| streaming {STREAMING_FILES} files (",
         "| emotion_timeline, 3 s windows every 1 s |",
         "| stage start before the backbone, ",
+        f"| stage 2 as exported, {ONNX_FILES} files (",
+        "| model.int8.onnx | ",
     ):
         assert heading in report
     assert "Wrote " in report
@@ -193,6 +200,27 @@ def test_timeline_figures_cover_each_recording_length(benchmark_run):
     peaks = [recording["memory"]["step_mb"] for recording in recordings]
     if peaks[0] > 0:
         assert_ratio(timeline["longest_over_shortest"], peaks[-1], peaks[0])
+
+
+def test_onnx_figures_time_the_same_batches_and_compare_file_sizes(benchmark_run):
+    onnx = benchmark_run[1]["onnx"]
+    assert onnx["files"] == ONNX_FILES and sum(onnx["batch_sizes"]) == ONNX_FILES
+    assert list(onnx["int8_forms"]) == ["int8", "int8_unsigned", "matmul_int8", "matmul_uint8"]
+    for name in ("bare", "pytorch", "onnx_fp32", "onnx_int8", "onnx_int8_unsigned", "onnx_matmul_int8"):
+        figures = onnx[name]
+        assert len(figures["times_s"]) == REPEATS and figures["seconds"] == statistics.median(figures["times_s"])
+        assert_ratio(figures["throughput_over_bare"], onnx["bare"]["times_s"], figures["times_s"])
+        assert_ratio(figures["audio_s_per_s"], onnx["audio_seconds"], figures["seconds"])
+    assert onnx["fp32_vs_pytorch_max_abs_difference"] <= 1e-4 and onnx["export_check_difference"] <= 1e-4
+    sizes = onnx["bytes"]
+    assert onnx["checkpoint_bytes"] == sizes["encoder.ckpt"] + sizes["heads.ckpt"]
+    assert_ratio(onnx["size_over_checkpoint"]["int8"], sizes["model.int8.onnx"], onnx["checkpoint_bytes"])
+    assert sizes["model.int8.onnx"] < sizes["model.onnx"]
+    for precision in ("fp32", "int8"):
+        shares = onnx["profile"][precision]
+        assert sum(shares.values()) == pytest.approx(1.0) and all(share > 0 for share in shares.values())
+    assert "MatMul" in onnx["profile"]["fp32"] and "DynamicQuantizeMatMul" in onnx["profile"]["int8"]
+    assert "ConvInteger" in onnx["profile"]["int8"] and "ConvInteger" not in onnx["profile"]["matmul_int8"]
 
 
 def test_iemocap_like_durations_have_the_corpus_median_mean_and_range():

@@ -218,14 +218,14 @@ def test_exports_load_from_a_hub_id_through_the_real_cache_layout_first_and_seco
 
 
 def test_hub_cache_writer_names_blobs_as_the_hub_does(exported, tmp_path):
-    """LFS files (``*.ckpt``) are stored under their sha256, others under their git blob sha1; ``refs/main``
-    holds the commit without a newline (huggingface_hub reads it verbatim)."""
+    """LFS files (``*.ckpt``, ``*.onnx``) are stored under their sha256, others under their git blob sha1;
+    ``refs/main`` holds the commit without a newline (huggingface_hub reads it verbatim)."""
     import hashlib
 
     snapshot = hub_cache.write_hub_cache(exported["stage2"], STAGE2_REPO_ID, tmp_path / "hub")
     for name in hub_cache.folder_files(exported["stage2"]):
         data = Path(exported["stage2"], name).read_bytes()
-        if name.endswith(".ckpt"):
+        if name.endswith((".ckpt", ".onnx")):
             blob = hashlib.sha256(data).hexdigest()
         else:
             blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()

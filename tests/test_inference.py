@@ -25,6 +25,7 @@ from custom_modules.constants import BLANK_INDEX, EMOTIONS, TASK_LABELS
 from custom_modules.data import read_mono_audio
 from custom_modules.handoff import load_trained_run
 from recipes import export
+from recipes.onnx_export import searchable_bytes as onnx_searchable_bytes
 from synthetic import hub_cache
 from tests.conftest import (
     REPO,
@@ -136,12 +137,18 @@ EXPORT_FILES = {
     "style_encoder.ckpt",
     "tokenizer.ckpt",
     "test_metrics.json",
+    "model.onnx",
+    "model.int8.onnx",
+    "onnx_interface.py",
 }
 
 
 def searchable_bytes(path):
-    """A file's bytes; for a checkpoint (a torch.save zip) its member names and pickled structure, where a path
-    would be, not the tensor data, where a few bytes can spell anything."""
+    """A file's bytes; for a checkpoint (a torch.save zip) its member names and pickled structure, and for an ONNX
+    file all but its tensors' data, where a path would be, not the tensor data, where a few bytes can spell
+    anything."""
+    if str(path).endswith(".onnx"):
+        return onnx_searchable_bytes(path)
     if not zipfile.is_zipfile(path):
         return Path(path).read_bytes()
     with zipfile.ZipFile(path) as archive:
