@@ -37,9 +37,9 @@ from custom_modules.gradio_page import (
 from recipes.classify import InputError, load_model
 from recipes.timeline import check_window
 
-BACKENDS = ("torch", "onnx")
-# What an ONNX export writes beside the model (export.py --onnx).
-ONNX_MODEL_FILE = "model.onnx"
+# --backend: classify.py's backend of each (its pytorch is this page's torch, as the issue and the card name it).
+CLASSIFY_BACKENDS = {"torch": "pytorch", "onnx": "onnx"}
+BACKENDS = tuple(CLASSIFY_BACKENDS)
 
 
 def load_recognizer(model_folder, backend, device):
@@ -50,20 +50,16 @@ def load_recognizer(model_folder, backend, device):
     model_folder : str
         An exported model folder (``recipes/export.py``).
     backend : str
-        ``torch``: the folder loaded as SpeechBrain loads it (``foreign_class``, ``recipes/classify.py``).
-        ``onnx``: its ONNX twin, which this version cannot run yet.
+        ``torch``: the folder loaded as SpeechBrain loads it (``foreign_class``); ``onnx``: its ``model.onnx`` with
+        ONNX Runtime, without torch (``export.py --onnx``). Both through ``recipes/classify.py``'s ``load_model``.
     device : str
         Torch device.
 
     Returns
     -------
-    EmotionRecognizer
+    EmotionRecognizer or OnnxEmotionRecognizer
     """
-    if backend == "onnx":
-        if not os.path.isfile(os.path.join(model_folder, ONNX_MODEL_FILE)):
-            raise InputError(f"{model_folder} has no {ONNX_MODEL_FILE}: export it with recipes/export.py --onnx.")
-        raise InputError("--backend onnx is not in this version of the recipe; use --backend torch.")
-    return load_model(model_folder, device)
+    return load_model(model_folder, device if backend == "torch" else "cpu", CLASSIFY_BACKENDS[backend])
 
 
 def main(argv=None):

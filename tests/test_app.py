@@ -247,10 +247,12 @@ def test_page_shows_a_broken_files_error_once_the_previous_result_is_cleared(pag
 
 
 def test_backend_onnx_without_model_onnx_and_a_folder_that_is_no_export_are_one_line_errors(exported, tmp_path, capsys):
-    assert app.main(["--model", exported["stage2"], "--backend", "onnx"]) == 2
+    without_onnx = tmp_path / "without_onnx"
+    shutil.copytree(exported["stage2"], without_onnx, ignore=shutil.ignore_patterns("*.onnx", "onnx_interface.py"))
+    assert app.main(["--model", str(without_onnx), "--backend", "onnx"]) == 2
     message = capsys.readouterr().err
     assert message.count("\n") == 1 and message.startswith("app.py: error: ")
-    assert "has no model.onnx" in message and "recipes/export.py --onnx" in message
+    assert "has no onnx_interface.py" in message and "recipes/export.py --onnx" in message
     assert app.main(["--model", str(tmp_path)]) == 2
     assert "not an exported model folder" in capsys.readouterr().err
 
@@ -353,3 +355,12 @@ def test_upload_pushes_the_space_after_the_model_as_a_gradio_space(space_export,
     assert uploaded["folder_path"] == str(space_export / SPACE_FOLDER)
     with pytest.raises(upload.UploadError, match=f"loads the model {STAGE2_REPO_ID}, not someone/else"):
         upload.space_upload_plan(str(space_export), SPACE_ID, "someone/else")
+
+
+def test_the_onnx_backend_gives_the_page_the_same_labels_and_predictions(exported, speech_wav):
+    torch_model = app.load_recognizer(exported["stage2"], "torch", "cpu")
+    onnx_model = app.load_recognizer(exported["stage2"], "onnx", "cpu")
+    assert onnx_model.label_sets == torch_model.label_sets
+    expected, got = torch_model.predict_files([str(speech_wav)])[0], onnx_model.predict_files([str(speech_wav)])[0]
+    assert got["emotion"] == expected["emotion"]
+    assert max(abs(got["emotion_probs"][k] - v) for k, v in expected["emotion_probs"].items()) < 1e-4
