@@ -21,7 +21,6 @@ Authors
 """
 
 import argparse
-import os
 import sys
 
 from custom_modules.errors import INPUT_ERROR_EXIT, RecipeInputError, above, at_least
