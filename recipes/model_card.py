@@ -289,12 +289,7 @@ def model_card(model, repo_id=None, license_id=DEFAULT_LICENSE):
         "",
         "## Limitations",
         "",
-        "- IEMOCAP is acted and improvised dialogue by 10 North American English speakers recorded in a studio: "
-        "expect lower accuracy on other languages, accents, spontaneous speech, noise or far-field audio.",
-        "- Four classes only: other emotions (frustration, surprise, fear, ...) are mapped to the closest of "
-        "the four, with no 'other' class. Probabilities are the model's, not calibrated confidences.",
-        "- The figures above come from one held-out session (two speakers) of one fold; the paper reports the "
-        "mean over five folds.",
+        *_corpus_limitations(metrics, labels["emo"]),
         "- Emotion recognition from voice can be wrong and is sensitive to context: do not use it alone for "
         "decisions about people.",
         "",
@@ -406,6 +401,29 @@ def onnx_section(onnx):
         "```",
     ]
     return lines
+
+
+def _corpus_limitations(metrics, emotions):
+    """The card's limitations that depend on the training corpus: IEMOCAP's as the paper's setting has them, or
+    those of another corpus's classes and fold."""
+    classes = f"{len(emotions)} classes only ({', '.join(emotions)})"
+    if ((metrics or {}).get("corpus") or {}).get("name", "iemocap") == "iemocap":
+        return [
+            "- IEMOCAP is acted and improvised dialogue by 10 North American English speakers recorded in a studio: "
+            "expect lower accuracy on other languages, accents, spontaneous speech, noise or far-field audio.",
+            "- Four classes only: other emotions (frustration, surprise, fear, ...) are mapped to the closest of "
+            "the four, with no 'other' class. Probabilities are the model's, not calibrated confidences.",
+            "- The figures above come from one held-out session (two speakers) of one fold; the paper reports the "
+            "mean over five folds.",
+        ]
+    held_out = ((metrics or {}).get("corpus") or {}).get("held_out", "one fold")
+    return [
+        "- Trained on one corpus: expect lower accuracy on other speakers, languages, recording conditions, "
+        "spontaneous speech or noise.",
+        f"- {classes}: other emotions are mapped to the closest of them, with no 'other' class. Probabilities are "
+        "the model's, not calibrated confidences.",
+        f"- The figures above come from one held-out fold ({held_out}); the mean over every fold says more.",
+    ]
 
 
 def _results(metrics):
