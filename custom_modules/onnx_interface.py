@@ -77,7 +77,7 @@ class OnnxEmotionRecognizer(BatchedPredictions):
         if threads:
             options.intra_op_num_threads = threads
         # ONNX Runtime's threads busy-wait between operators by default: CPU time taken from whatever else runs,
-        # for no gain in speed here (README, "ONNX and int8": 2 threads, int8, 9% more CPU time, the same wall time).
+        # for no gain in speed here (README, "ONNX and int8": 2 threads, int8, 7% more CPU time, the same wall time).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.path = path
         self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
