@@ -254,7 +254,7 @@ def test_backend_onnx_without_model_onnx_and_a_folder_that_is_no_export_are_one_
     assert message.count("\n") == 1 and message.startswith("app.py: error: ")
     assert "has no onnx_interface.py" in message and "recipes/export.py --onnx" in message
     assert app.main(["--model", str(tmp_path)]) == 2
-    assert "not an exported model folder" in capsys.readouterr().err
+    assert "has no custom_interface.py: export it with recipes/export.py" in capsys.readouterr().err
 
 
 # ---- the Space -----------------------------------------------------------------------------------------

@@ -96,7 +96,10 @@ def test_a_backbone_cache_without_the_model_fails_offline(generated_corpus, hub_
     ]
     # fmt: on
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode != 0 and "couldn't find them in the cached files" in done.stderr
+    # The run's log has been set up by then (the fold is prepared first): the error is logged to the console and
+    # to the run's log.txt.
+    assert done.returncode != 0 and "couldn't find them in the cached files" in done.stdout + done.stderr
+    assert "couldn't find them in the cached files" in (tmp_path / "run" / "log.txt").read_text(encoding="utf-8")
 
 
 def test_a_local_backbone_folder_is_read_in_place(stage1_run, stage2_run, tiny_backbone):
