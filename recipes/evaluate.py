@@ -32,7 +32,7 @@ from corpora import CorpusError
 from corpora.folds import CORPORA, check_audio, corpus_source, read_corpus
 from custom_modules.errors import INPUT_ERROR_EXIT
 from custom_modules.metrics import classification_summary
-from recipes.classify import load_model
+from recipes.classify import InputError, load_model
 
 
 def read_label_map(text):
@@ -206,6 +206,8 @@ def main(argv=None):
     )
     parser.add_argument("--audio_check_cache", help="JSON file remembering the wavs already checked")
     args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        parser.error(f"--batch_size must be at least 1, got {args.batch_size}.")
     try:
         data = read_corpus(args.corpus, corpus_source(args.corpus, args.data_folder, args.manifest))
         model = load_model(args.model, args.device)
@@ -213,7 +215,7 @@ def main(argv=None):
         report = evaluate(
             model, data, shared, args.batch_size, args.skip_bad_wavs, audio_check_cache=args.audio_check_cache
         )
-    except (CorpusError, FileNotFoundError) as error:
+    except (CorpusError, InputError, FileNotFoundError) as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return INPUT_ERROR_EXIT
     os.makedirs(args.output_folder, exist_ok=True)

@@ -299,6 +299,15 @@ def test_evaluate_with_a_label_map_and_its_errors(exported, corpora, tmp_path):
         "--label_map", "fea=scared",
     )  # fmt: skip
     assert done.returncode == 2 and "maps onto scared, which the model lacks" in done.stderr
+    for wrong, message in (
+        (["--model", str(tmp_path / "none")], "has no custom_interface.py: export it with recipes/export.py"),
+        (["--model", exported["stage2"], "--batch_size", "0"], "--batch_size must be at least 1, got 0"),
+    ):
+        done = run_command(
+            "recipes/evaluate.py", *wrong, "--corpus", "crema_d", "--data_folder", corpora["crema_d"]["data_folder"],
+            "--output_folder", str(tmp_path / "out"),
+        )  # fmt: skip
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
 
 
 def test_readme_names_every_corpus_option():
