@@ -24,7 +24,7 @@ from collections import Counter
 
 from corpora import CorpusError
 from corpora.release import find_release_root
-from iemocap_prepare import normalize_transcript
+from corpora.transcripts import normalize_transcript
 
 NAME = "crema_d"
 TITLE = "CREMA-D"

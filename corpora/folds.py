@@ -1,7 +1,7 @@
 """One fold of any corpus, prepared the same way: the protocol's folds, the validation draw, the audio checks, the
 leakage guard and the manifests.
 
-A corpus reader (``iemocap_prepare.py``, ``corpora/crema_d.py``, ``corpora/ravdess.py``, ``corpora/manifest.py``)
+A corpus reader (``corpora/iemocap.py``, ``corpora/crema_d.py``, ``corpora/ravdess.py``, ``corpora/manifest.py``)
 turns the corpus into utterance entries; ``prepare_fold`` then writes ``train.json``, ``valid.json`` and
 ``test.json`` (``{utt_id: {wav, duration, emo, speaker, ...}}``) and ``prepare_options.json``: the options, and
 the summary (counts per split and class, the labels of every task in the model's order, what was left out and
@@ -44,9 +44,10 @@ from custom_modules.errors import command_with_skip_bad_wavs
 
 logger = get_logger(__name__)
 
-# --corpus: the module that reads each (iemocap_prepare.py stays where SpeechBrain's recipes keep a preparation).
+# --corpus: the module that reads each (IEMOCAP's preparation, iemocap_prepare.py, stays where SpeechBrain's
+# recipes keep one).
 CORPUS_MODULES = {
-    "iemocap": "iemocap_prepare",
+    "iemocap": "corpora.iemocap",
     "crema_d": "corpora.crema_d",
     "ravdess": "corpora.ravdess",
     "manifest": "corpora.manifest",

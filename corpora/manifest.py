@@ -40,7 +40,7 @@ import re
 from dataclasses import dataclass
 
 from corpora import CorpusError
-from iemocap_prepare import normalize_transcript
+from corpora.transcripts import normalize_transcript
 
 NAME = "manifest"
 TITLE = "manifest"

@@ -380,7 +380,7 @@ class MultiTaskSERBrain(sb.Brain):
                         "patience",
                         "selection_metric",
                         "seed",
-                        # what a comparison with the paper needs to know (recipes/paper_comparison.py)
+                        # what a comparison with the paper needs to know (recipes/reports/paper_comparison.py)
                         "number_of_epochs",
                         "batch_size",
                         "grad_accumulation_factor",

@@ -394,7 +394,7 @@ def length_mask(counts, max_len):
 
     SpeechBrain's ``length_to_mask`` computes the same, but reads the batch size with ``len()`` (and, without
     ``max_len``, the longest length with ``.item()``): an ONNX graph traced through it keeps the example's batch
-    size as a constant (``recipes/onnx_export.py``). This one stays a function of the input's shape.
+    size as a constant (``recipes/hub/onnx_export.py``). This one stays a function of the input's shape.
 
     Arguments
     ---------

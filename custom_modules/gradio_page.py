@@ -2,7 +2,7 @@
 other prediction the model makes and, for a recording longer than one window, the emotion over time, beside the
 model card's name, labels and limitations.
 
-Exported models carry this module (``custom_interface.py``, ``recipes/inference_bundle.py``), so the page runs
+Exported models carry this module (``custom_interface.py``, ``recipes/hub/inference_bundle.py``), so the page runs
 from the model folder alone: ``recipes/app.py`` serves it for a local folder, and the Hugging Face Space written
 by ``recipes/export.py --space`` for the model's Hub id. Gradio is imported only when a page is built: loading a
 model never needs it.
@@ -23,7 +23,7 @@ import re
 from custom_modules.errors import RecipeInputError
 from custom_modules.timeline_plot import timeline_figure
 
-# The exported folder's model card (recipes/model_card.py writes it) and the sections the page shows.
+# The exported folder's model card (recipes/hub/model_card.py writes it) and the sections the page shows.
 MODEL_CARD_FILE = "README.md"
 CARD_SECTIONS = ("Labels", "Limitations")
 # Where the page is served unless told otherwise: this machine only.

@@ -70,7 +70,7 @@ def confusion_summary(confusion, labels):
     """WA, UA (in %), per-class recall (%) and count of a confusion matrix (rows: truth, columns: prediction).
 
     The one definition of the metrics: the test metrics of a run and the pooled metrics over folds
-    (``recipes/fold_summary.py``) both come from here.
+    (``recipes/reports/fold_summary.py``) both come from here.
 
     Arguments
     ---------

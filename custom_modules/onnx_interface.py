@@ -3,7 +3,7 @@ transformers; ``EmotionRecognizer``'s twin, with the same methods and results.
 
 ``recipes/export.py --onnx`` writes ``model.onnx`` (and with ``--quantize int8`` ``model.int8.onnx``) into the
 exported folder, with this module as ``onnx_interface.py`` beside it (it carries its own code, as
-``custom_interface.py`` does: ``recipes/inference_bundle.py``). It needs ``onnxruntime``, ``numpy``,
+``custom_interface.py`` does: ``recipes/hub/inference_bundle.py``). It needs ``onnxruntime``, ``numpy``,
 ``soundfile`` and ``scipy`` (resampling) only::
 
     import importlib.util

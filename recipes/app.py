@@ -33,8 +33,9 @@ from custom_modules.gradio_page import (
     build_page,
     serve_page,
 )
-from recipes.classify import InputError, load_model
-from recipes.timeline import check_window
+from recipes.inference.backends import load_model
+from recipes.inference.inputs import InputError
+from recipes.inference.timeline_files import check_window
 
 # --backend: classify.py's backend of each (its pytorch is this page's torch, as the issue and the card name it).
 CLASSIFY_BACKENDS = {"torch": "pytorch", "onnx": "onnx"}

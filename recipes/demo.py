@@ -36,7 +36,8 @@ import sys
 
 from custom_modules.constants import EMOTIONS
 from custom_modules.metrics import classification_summary
-from recipes.classify import align_columns, load_model
+from recipes.inference.backends import load_model
+from recipes.inference.result_files import align_columns
 from synthetic.backbones import build_backbone
 from synthetic.corpus import generate_corpus
 

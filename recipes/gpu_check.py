@@ -37,16 +37,8 @@ import torch
 from custom_modules.constants import SAMPLE_RATE
 from custom_modules.data import build_label_encoders, build_tokenizer
 from custom_modules.errors import above, at_least
-from recipes.benchmark import (
-    _device_name,
-    _synchronize,
-    build_recognizer,
-    load_stage,
-    make_batch,
-    memory_per_audio_second,
-    peak_step_memory,
-    stage_brain,
-)
+from recipes.bench.measuring import device_name, memory_per_audio_second, peak_step_memory, synchronize
+from recipes.bench.stages import build_recognizer, load_stage, make_batch, stage_brain
 from synthetic.backbones import ARCHITECTURES, build_backbone
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -106,7 +98,7 @@ def measure_steps(stage, hparams, batch, double, args):
     ---------
     stage : str
     hparams : dict
-        From ``recipes.benchmark.load_stage``.
+        From ``recipes.bench.stages.load_stage``.
     batch : PaddedBatch
     double : PaddedBatch
         Twice as many utterances of the same length: the memory a step needs per second of audio.
@@ -126,10 +118,10 @@ def measure_steps(stage, hparams, batch, double, args):
             times, losses = [], []
             for index in range(args.warmup + args.repeats):
                 torch.manual_seed(args.seed + index)
-                _synchronize(args.device)
+                synchronize(args.device)
                 start = time.perf_counter()
                 losses.append(float(brain.fit_batch(batch)))
-                _synchronize(args.device)
+                synchronize(args.device)
                 if index >= args.warmup:
                     times.append(time.perf_counter() - start)
             if not all(math.isfinite(loss) for loss in losses):
@@ -170,10 +162,10 @@ def measure_inference(hparams, args):
     recognizer = build_recognizer(hparams, args.device)
     times = []
     for index in range(args.warmup + max(args.repeats, 3)):
-        _synchronize(args.device)
+        synchronize(args.device)
         start = time.perf_counter()
         recognizer.classify_batch(wav, torch.ones(1))
-        _synchronize(args.device)
+        synchronize(args.device)
         if index >= args.warmup:
             times.append(time.perf_counter() - start)
     return {"classify_s": statistics.median(times), "rtf": statistics.median(times) / args.seconds}
@@ -186,7 +178,7 @@ def run_check(args):
     results = {
         "settings": {
             **vars(args),
-            "device_name": _device_name(args.device),
+            "device_name": device_name(args.device),
             "torch": torch.__version__,
             "cuda": torch.version.cuda,
         },
@@ -242,7 +234,7 @@ def format_report(results):
         "",
         f"Step peak above start (activations, gradients, temporaries): {results['training'][0]['memory_method']}. "
         "Per second of audio and whatever the batch: from the step on the batch and on twice as many utterances "
-        "(recipes.benchmark.memory_per_audio_second). Audio that fits: (the device's memory, less what is held "
+        "(recipes.bench.measuring.memory_per_audio_second). Audio that fits: (the device's memory, less what is held "
         "between steps, the weights and the optimizer's state, less what a step needs whatever the batch) / MB per "
         "second of audio.",
     ]

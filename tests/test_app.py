@@ -27,7 +27,8 @@ from huggingface_hub import SpaceCard
 
 from custom_modules.gradio_page import read_model_card
 from recipes import app, export, upload
-from recipes.space import SPACE_FOLDER, SPACE_REQUIREMENTS, gradio_pin
+from recipes.hub import upload_plans
+from recipes.hub.space import SPACE_FOLDER, SPACE_REQUIREMENTS, gradio_pin
 from tests.conftest import (
     ONE_THREAD,
     REPO,
@@ -330,9 +331,9 @@ def test_upload_pushes_the_space_after_the_model_as_a_gradio_space(space_export,
     assert upload.main([*both, "--dry_run"]) == 0
     printed = capsys.readouterr().out
     assert f"model repository {STAGE2_REPO_ID}" in printed and f"gradio space repository {SPACE_ID}" in printed
-    model_plan = upload.upload_plan(str(space_export), STAGE2_REPO_ID)
+    model_plan = upload_plans.upload_plan(str(space_export), STAGE2_REPO_ID)
     assert not any(name.startswith(f"{SPACE_FOLDER}/") for name in model_plan["files"]), "the Space is its own repo"
-    space_plan = upload.space_upload_plan(str(space_export), SPACE_ID, STAGE2_REPO_ID)
+    space_plan = upload_plans.space_upload_plan(str(space_export), SPACE_ID, STAGE2_REPO_ID)
     assert space_plan["files"] == ["README.md", "app.py", "requirements.txt"]
 
     class RecordingApi:
@@ -349,12 +350,12 @@ def test_upload_pushes_the_space_after_the_model_as_a_gradio_space(space_export,
             return type("Commit", (), {"commit_url": f"https://huggingface.co/spaces/{kwargs['repo_id']}/commit/1"})
 
     api = RecordingApi()
-    upload.upload(space_plan, api=api)
+    upload_plans.upload(space_plan, api=api)
     (_, created), (_, uploaded) = api.calls
     assert created["repo_type"] == uploaded["repo_type"] == "space" and created["space_sdk"] == "gradio"
     assert uploaded["folder_path"] == str(space_export / SPACE_FOLDER)
-    with pytest.raises(upload.UploadError, match=f"loads the model {STAGE2_REPO_ID}, not someone/else"):
-        upload.space_upload_plan(str(space_export), SPACE_ID, "someone/else")
+    with pytest.raises(upload_plans.UploadError, match=f"loads the model {STAGE2_REPO_ID}, not someone/else"):
+        upload_plans.space_upload_plan(str(space_export), SPACE_ID, "someone/else")
 
 
 def test_the_onnx_backend_gives_the_page_the_same_labels_and_predictions(exported, speech_wav):

@@ -8,8 +8,8 @@ import shlex
 import pytest
 import yaml
 
-from recipes.compare import ComparisonError, compare, comparison_markdown
-from recipes.fold_summary import load_experiments
+from recipes.reports.experiment_comparison import ComparisonError, compare, comparison_markdown
+from recipes.reports.fold_summary import load_experiments
 from tests.conftest import FAST_TRAINING, run_recipe
 from tests.test_run_folds import RUN_FOLDS, load_json, run_failing
 

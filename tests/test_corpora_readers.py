@@ -14,7 +14,7 @@ import pytest
 import soundfile
 
 from corpora import CorpusError, crema_d, manifest, ravdess
-from iemocap_prepare import normalize_transcript
+from corpora.transcripts import normalize_transcript
 from synthetic.crema_d import generate_crema_d
 from synthetic.manifest_corpus import EMOBOX_DATASET, EMOBOX_LABEL_MAP, generate_emobox_corpus, generate_manifest_corpus
 from synthetic.ravdess import generate_ravdess

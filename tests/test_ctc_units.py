@@ -15,7 +15,7 @@ from speechbrain.decoders import ctc_greedy_decode
 from custom_modules.ctc_units import BPE_PAD_INDEX, BPE_UNK_INDEX, CTCUnitsError, decode_units, encode_transcript
 from custom_modules.data import build_tokenizer, read_mono_audio, train_bpe_tokenizer
 from custom_modules.handoff import load_trained_run
-from recipes.export import export_model
+from recipes.hub.model_folder import export_model
 from tests.conftest import REPO, WITHOUT_THE_RECIPE, run_command, run_recipe, stage1_command
 
 BPE_VOCAB_SIZE = 40

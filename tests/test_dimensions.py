@@ -13,12 +13,12 @@ import torch
 
 from corpora import CorpusError
 from corpora.folds import check_run_corpus
+from corpora.iemocap import collect_utterances
 from custom_modules.early_stopping import epoch_counter, shortfall, training_end
 from custom_modules.losses import ccc_loss, emotion_class_weights
 from custom_modules.metrics import DimensionMetrics, concordance_correlation
 from custom_modules.metrics_log import METRICS_LOG, read_metrics_log
 from custom_modules.settings import SettingsError, checked_settings
-from iemocap_prepare import collect_utterances
 from recipes import classify, timeline
 from tests.conftest import DIMENSIONS, ONE_THREAD, run_recipe
 

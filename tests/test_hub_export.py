@@ -21,8 +21,9 @@ import yaml
 from huggingface_hub import ModelCard
 
 from custom_modules.constants import EMOTIONS
-from recipes import export, upload
-from recipes.model_card import REPO_PLACEHOLDER
+from recipes import upload
+from recipes.hub import model_folder, upload_plans
+from recipes.hub.model_card import REPO_PLACEHOLDER
 from synthetic import hub_cache
 from tests.conftest import STAGE2_REPO_ID, STAGES, WITHOUT_THE_RECIPE, run_command
 
@@ -304,7 +305,7 @@ def test_upload_dry_run_plans_the_exported_files_without_bytecode(export_copy, c
     monkeypatch.setattr(socket.socket, "connect", no_network)
     assert upload.main(["--model", str(export_copy), "--repo_id", STAGE2_REPO_ID, "--dry_run"]) == 0
     printed = capsys.readouterr().out
-    plan = upload.upload_plan(str(export_copy), STAGE2_REPO_ID)
+    plan = upload_plans.upload_plan(str(export_copy), STAGE2_REPO_ID)
     assert plan["files"] == hub_cache.folder_files(export_copy) and "__pycache__" not in printed
     for name in plan["files"]:
         assert f"  {name}  (" in printed
@@ -339,7 +340,7 @@ def test_upload_goes_through_huggingface_hub_up_to_its_http_layer(export_copy, t
 def test_folded_lora_export_predicts_the_unfolded_models_log_probabilities_on_the_test_set(
     exported, recognizers, stage2_run, tmp_path
 ):
-    unfolded_folder = export.export_model(stage2_run, str(tmp_path / "unfolded"), fold_lora=False)
+    unfolded_folder = model_folder.export_model(stage2_run, str(tmp_path / "unfolded"), fold_lora=False)
     folded_yaml = Path(exported["stage2"], "hyperparams.yaml").read_text(encoding="utf-8")
     assert "lora_folded: true" in folded_yaml
     assert "lora_folded: false" in Path(unfolded_folder, "hyperparams.yaml").read_text(encoding="utf-8")
@@ -373,7 +374,7 @@ def test_folded_lora_export_predicts_the_unfolded_models_log_probabilities_on_th
 
 
 def test_model_card_names_iemocap_only_for_a_corpus_that_matches_the_full_release():
-    from recipes.model_card import front_matter, training_corpus
+    from recipes.hub.model_card import front_matter, training_corpus
 
     full = {"corpus": {"utterances": 5531, "matches_full_release": True}, "test_session": 1, "WA": 70.0, "UA": 71.0}
     model = {"metrics": full, "backbone": {"model_type": "wav2vec2", "hub_id": None}, "encoder": {}, "title": "t"}

@@ -24,8 +24,8 @@ from speechbrain.decoders import ctc_greedy_decode
 from custom_modules.constants import BLANK_INDEX, EMOTIONS, TASK_LABELS
 from custom_modules.data import read_mono_audio
 from custom_modules.handoff import load_trained_run
-from recipes import export
-from recipes.onnx_export import searchable_bytes as onnx_searchable_bytes
+from recipes.hub import model_folder
+from recipes.hub.onnx_export import searchable_bytes as onnx_searchable_bytes
 from synthetic import hub_cache
 from tests.conftest import (
     REPO,
@@ -181,20 +181,20 @@ def test_exported_folder_holds_the_model_and_no_path_of_the_training_machine(
 
 
 def test_machine_paths_in_free_text_are_removed_and_an_export_that_would_keep_one_is_refused(tmp_path):
-    folders = export.machine_folders({"/data/corpus": "<data_folder>", "/home/me/runs/fold1": "<training run>"})
+    folders = model_folder.machine_folders({"/data/corpus": "<data_folder>", "/home/me/runs/fold1": "<training run>"})
     reasons = {
         "Ses01F_impro01_F000": "unreadable wav: Error opening '/data/corpus/Session1/a.wav': File contains data",
         "Ses01F_impro01_M000": "missing wav at /mnt/other/Ses01F_impro01_M000.wav (moved?)",
     }
-    cleaned = export.without_machine_paths({"left_out_reasons": {"test": reasons}, "UA / WA": 1.5}, folders)
+    cleaned = model_folder.without_machine_paths({"left_out_reasons": {"test": reasons}, "UA / WA": 1.5}, folders)
     assert cleaned["left_out_reasons"]["test"] == {
         "Ses01F_impro01_F000": "unreadable wav: Error opening '<data_folder>/Session1/a.wav': File contains data",
         "Ses01F_impro01_M000": "missing wav at <path>/Ses01F_impro01_M000.wav (moved?)",
     }
     assert cleaned["UA / WA"] == 1.5
     (tmp_path / "notes.json").write_text('{"log": "/home/me/runs/fold1/log.txt"}', encoding="utf-8")
-    with pytest.raises(export.ExportError, match="/home/me/runs/fold1"):
-        export.check_no_machine_paths(str(tmp_path), folders)
+    with pytest.raises(model_folder.ExportError, match="/home/me/runs/fold1"):
+        model_folder.check_no_machine_paths(str(tmp_path), folders)
 
 
 def test_exported_models_load_offline_without_the_repository_and_predict_as_the_training_time_model(

@@ -20,8 +20,10 @@ import pytest
 
 from custom_modules.metrics import classification_summary
 from custom_modules.onnx_interface import METADATA_KEY
-from recipes import classify, export, onnx_export, upload
-from recipes.model_card import ONNX_EXAMPLE
+from recipes import classify, export
+from recipes.hub import model_folder, onnx_export, upload_plans
+from recipes.hub.model_card import ONNX_EXAMPLE
+from recipes.inference import backends
 from tests.conftest import (
     ONE_THREAD,
     REPO,
@@ -47,7 +49,7 @@ def onnx_models(exported):
     """Each stage's ONNX twins (fp32, int8) of the exported folders, loaded here through their own
     ``onnx_interface.py``."""
     return {
-        (stage, precision): classify.load_model(exported[stage], backend=backend)
+        (stage, precision): backends.load_model(exported[stage], backend=backend)
         for stage in STAGES
         for precision, backend in (("fp32", "onnx"), ("int8", "onnx_int8"))
     }
@@ -112,7 +114,7 @@ def test_onnx_files_have_dynamic_batch_and_time_and_name_their_outputs_labels_in
     card = open(os.path.join(exported[stage], "README.md"), encoding="utf-8").read()
     assert "## ONNX (without PyTorch)" in card and "| output | `emotion_probs` | float32 `[batch, 4]` |" in card
     if stage == "stage2":  # the export made for a Hub repository: the upload carries the ONNX files
-        planned = upload.upload_plan(exported[stage], STAGE2_REPO_ID)["files"]
+        planned = upload_plans.upload_plan(exported[stage], STAGE2_REPO_ID)["files"]
         assert {"model.onnx", "model.int8.onnx", "onnx_interface.py"} <= set(planned)
 
 
@@ -331,4 +333,4 @@ def test_bad_onnx_and_resume_options_stop_with_one_line_and_status_2_before_any_
     with pytest.raises(SystemExit) as stop:
         export.main(["--experiment_folder", str(tmp_path), "--output_folder", f"{tmp_path}/x", "--quantize", "int8"])
     assert stop.value.code == 2 and "--quantize int8 quantizes the ONNX graph: add --onnx" in capsys.readouterr().err
-    assert export.QUANTIZATIONS == onnx_export.QUANTIZE_CHOICES
+    assert model_folder.QUANTIZATIONS == onnx_export.QUANTIZE_CHOICES

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from iemocap_prepare import IEMOCAPError, parse_utterance_id, prepare_iemocap
+from corpora.iemocap import parse_utterance_id
+from iemocap_prepare import IEMOCAPError, prepare_iemocap
 
 FIELDS = {
     "wav",

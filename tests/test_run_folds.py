@@ -24,12 +24,12 @@ from custom_modules.adapters import BottleneckAdapter
 from custom_modules.constants import CTC_VOCAB_SIZE, DEFAULT_SEED
 from custom_modules.handoff import load_stage1_encoder, write_model_config
 from custom_modules.metrics_log import METRICS_LOG, read_metrics_log
-from recipes.fold_layout import FoldRun
-from recipes.fold_plots import training_curves_figure
-from recipes.fold_summary import load_experiments
-from recipes.folder_lock import FolderInUseError, FolderLock
-from recipes.overrides import args_from_overrides
-from recipes.run_folds import STAGE_SCRIPTS, FoldRunner
+from recipes.folds.folder_lock import FolderInUseError, FolderLock
+from recipes.folds.layout import FoldRun
+from recipes.folds.overrides import args_from_overrides
+from recipes.folds.runner import STAGE_SCRIPTS, FoldRunner
+from recipes.reports.fold_plots import training_curves_figure
+from recipes.reports.fold_summary import load_experiments
 from tests.conftest import FAST_TRAINING, REPO, run_recipe
 from tests.test_stage1 import logged_epochs
 from train_stage1 import Stage1Brain
@@ -350,7 +350,7 @@ def test_lock_of_a_killed_driver_is_free_again(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time; from recipes.folder_lock import FolderLock; "
+            "import sys, time; from recipes.folds.folder_lock import FolderLock; "
             "lock = FolderLock(sys.argv[1]).acquire(); print('locked', flush=True); time.sleep(600)",
             str(tmp_path),
         ],

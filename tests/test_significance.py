@@ -1,4 +1,4 @@
-"""recipes/significance.py: intervals and paired tests agree with their definitions and with the recipe's UA."""
+"""recipes/reports/significance.py: intervals and paired tests agree with their definitions and with the recipe's UA."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ from scipy import stats
 
 from custom_modules.constants import EMOTIONS
 from custom_modules.metrics import classification_summary
-from recipes.significance import mean_and_interval, paired_bootstrap, paired_runs_test
+from recipes.reports.significance import mean_and_interval, paired_bootstrap, paired_runs_test
 
 
 def noisy_predictions(truth, accuracy, seeds, rng):
@@ -76,8 +76,8 @@ def test_bootstrap_refuses_predictions_of_other_utterances_or_seeds():
 
 
 def test_an_interval_never_leaves_the_metrics_range_without_saying_why():
-    from recipes.fold_summary import format_interval
-    from recipes.significance import PERCENT
+    from recipes.reports.fold_summary import format_interval
+    from recipes.reports.significance import PERCENT
 
     two_runs = mean_and_interval([69.0, 79.56], limits=PERCENT)  # the t-interval: [7.19, 141.37]
     assert two_runs["too_few"] and two_runs["low"] is None and two_runs["std"] is not None

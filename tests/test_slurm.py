@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from recipes.slurm_jobs import read_jobs
+from recipes.folds.slurm_jobs import read_jobs
 from tests.conftest import REPO, run_recipe
 from tests.test_run_folds import EXPERIMENT, SEED, load_json, run_folds_command, start_driver, wait_for_epoch
 from tests.test_stage1 import logged_epochs

@@ -148,7 +148,7 @@ def test_transcriptions_hold_every_turn_in_time_order_with_the_real_quirks(corpu
 
 
 def test_transcripts_normalise_to_the_spoken_words(corpus):
-    from iemocap_prepare import normalize_transcript
+    from corpora.transcripts import normalize_transcript
 
     _, truth, _ = corpus
     for utt_id, entry in truth.items():

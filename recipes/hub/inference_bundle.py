@@ -186,7 +186,7 @@ def collect_sources(package_dir=PACKAGE_DIR, modules=INFERENCE_MODULES):
             if module not in modules:
                 raise BundleError(
                     f"{path}:{node.lineno} imports {node.module}, which exported models do not carry: add it to "
-                    "INFERENCE_MODULES (recipes/inference_bundle.py) if inference needs it."
+                    "INFERENCE_MODULES (recipes/hub/inference_bundle.py) if inference needs it."
                 )
             old = f"from {node.module} import"
             for number in range(node.lineno - 1, node.end_lineno):

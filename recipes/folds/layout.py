@@ -79,3 +79,20 @@ def run_folders(experiment_folder):
                 run = FoldRun(fold=int(fold_match.group(1)), seed=int(seed_match.group(1)))
                 runs[run] = os.path.join(seed_folder, fold_name)
     return dict(sorted(runs.items(), key=lambda item: (item[0].seed, item[0].fold)))
+
+
+class StageFailure(RuntimeError):
+    """One stage of one fold failed.
+
+    Arguments
+    ---------
+    fold : FoldRun
+    stage : str
+    reason : str
+    log : str
+        The stage's console log, or None if it never started.
+    """
+
+    def __init__(self, fold, stage, reason, log=None):
+        self.fold, self.stage, self.reason, self.log = fold, stage, reason, log
+        super().__init__(f"{fold} {stage} failed: {reason}" + (f" (log: {log})" if log else ""))

@@ -2,7 +2,7 @@
 (fold and seed) and stage, read from each stage's ``metrics.jsonl`` (``custom_modules.train_logging``), with the
 epoch selected for the test marked.
 
-``recipes/fold_summary.py`` calls ``write_plots`` whenever it writes a summary.
+``recipes/reports/fold_summary.py`` calls ``write_plots`` whenever it writes a summary.
 
 Authors
  * SER two-stage adapters recipe contributors, 2026
@@ -21,9 +21,9 @@ def write_plots(experiment_folder, summary, runs):
     experiment_folder : str
         ``<output_folder>/<experiment>``, where the pictures go.
     summary : dict
-        From ``recipes.fold_summary.summarize_experiment``.
+        From ``recipes.reports.fold_summary.summarize_experiment``.
     runs : dict
-        ``recipes.fold_layout.FoldRun`` -> its folder (holding ``stage1/metrics.jsonl``, ...).
+        ``recipes.folds.layout.FoldRun`` -> its folder (holding ``stage1/metrics.jsonl``, ...).
     """
     final = summary["stages"][summary["final_stage"]]
     folds_text = ", ".join(map(str, final["folds"]))

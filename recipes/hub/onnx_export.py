@@ -182,7 +182,7 @@ def export_onnx(recognizer, path):
     Arguments
     ---------
     recognizer : EmotionRecognizer
-        The exported folder, loaded (``recipes.classify.load_model``).
+        The exported folder, loaded (``recipes.inference.backends.load_model``).
     path : str
         The ``.onnx`` file to write.
 
@@ -307,7 +307,7 @@ def add_onnx_files(model_folder, quantize=None):
     dict
         ``files`` (names written), ``description`` (``model_description``) and ``largest_difference``.
     """
-    from recipes.classify import load_model
+    from recipes.inference.backends import load_model
 
     saved_path = list(sys.path)
     try:

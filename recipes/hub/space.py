@@ -1,5 +1,5 @@
 """What a Hugging Face Space needs to serve the page of an exported model (``recipes/export.py --space``):
-``app.py`` (``recipes/space_app.py``), ``requirements.txt`` (``requirements-space.txt``: the recipe's pinned
+``app.py`` (``recipes/hub/space_app.py``), ``requirements.txt`` (``requirements-space.txt``: the recipe's pinned
 stack without the tests and tools, with Gradio) and ``README.md`` (the Space's front matter, from
 ``huggingface_hub.SpaceCardData``). They go into the export's ``space/`` folder; the Space loads the model from
 its Hub repository, so ``recipes/upload.py --space_id`` pushes the model, then the Space.
@@ -15,9 +15,9 @@ import sys
 
 from huggingface_hub import ModelCard, SpaceCardData
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SPACE_FOLDER = "space"
-SPACE_APP = os.path.join(REPO, "recipes", "space_app.py")
+SPACE_APP = os.path.join(REPO, "recipes", "hub", "space_app.py")
 # uv export --frozen --no-hashes --no-dev --group app --no-emit-project -o requirements-space.txt (README,
 # "Upgrading the pinned stack"); CI checks it is the export of uv.lock.
 SPACE_REQUIREMENTS = os.path.join(REPO, "requirements-space.txt")

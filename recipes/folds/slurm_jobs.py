@@ -30,6 +30,8 @@ import submitit
 from submitit.core.utils import pickle_load
 from submitit.helpers import Checkpointable
 
+from recipes.folds.layout import StageFailure
+
 JOBS_FILE = "slurm_jobs.json"
 JOBS_FOLDER = "slurm"  # submitit's files (the pickled job, its stdout and stderr) under <experiment folder>
 # States in which a job will not run again (squeue --states=all lists them for MinJobAge after the end).
@@ -121,6 +123,9 @@ class StageJob(Checkpointable):
 
     Arguments
     ---------
+    runner_class : type
+        ``recipes.folds.runner.FoldRunner``, given by the runner that submits the job (pickled by reference, so
+        this module needs no import of the runner that imports it).
     runner_options : dict
         The ``FoldRunner`` arguments of the experiment (``FoldRunner.options``).
     fold : int
@@ -129,15 +134,13 @@ class StageJob(Checkpointable):
         0: the stage runs on the CPU (``--device cpu``); otherwise on the job's GPUs.
     """
 
-    def __init__(self, runner_options, fold, stage, gpus_per_node):
-        self.runner_options = runner_options
+    def __init__(self, runner_class, runner_options, fold, stage, gpus_per_node):
+        self.runner_class, self.runner_options = runner_class, runner_options
         self.fold, self.stage, self.gpus_per_node = fold, stage, gpus_per_node
         self._runner = None
 
     def __call__(self):
         """Runs the stage; returns ``FoldRunner.run_stage``'s outcome, raises ``StageJobFailed`` if it fails."""
-        from recipes.run_folds import FoldRunner, StageFailure
-
         # run_folds' lines in the job's output (submitit's own logger already prints there)
         run_folds_logger = logging.getLogger("run_folds")
         if not run_folds_logger.handlers:
@@ -146,7 +149,7 @@ class StageJob(Checkpointable):
             run_folds_logger.addHandler(handler)
             run_folds_logger.setLevel(logging.INFO)
             run_folds_logger.propagate = False
-        self._runner = FoldRunner(**self.runner_options, devices=["cpu"] if self.gpus_per_node == 0 else None)
+        self._runner = self.runner_class(**self.runner_options, devices=["cpu"] if self.gpus_per_node == 0 else None)
         try:
             return self._runner.run_stage(self.fold, self.stage, self._runner.slots[0])
         except StageFailure as failure:

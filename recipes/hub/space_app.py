@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A Hugging Face Space to try a speech emotion recognition model: the page of the two-stage adapters recipe
-(written as ``app.py`` by its ``recipes/export.py --space``, from ``recipes/space_app.py``; do not edit here).
+(written as ``app.py`` by its ``recipes/export.py --space``, from ``recipes/hub/space_app.py``; do not edit here).
 
 The model comes from the Hub repository this Space's README names (``models:``), or from ``--model`` (a Hub id
 or a local copy of the model's folder). The page travels inside the model (its ``custom_interface.py``), so

@@ -18,8 +18,8 @@ import json
 import os
 
 from corpora.folds import PROTOCOL_NAMES
-from recipes.fold_layout import run_folders
-from recipes.fold_summary import (
+from recipes.folds.layout import run_folders
+from recipes.reports.fold_summary import (
     PAPER_SETTING,
     SummaryError,
     format_interval,
@@ -45,7 +45,7 @@ def differences_from_the_paper(summary):
     Arguments
     ---------
     summary : dict
-        From ``recipes.fold_summary.summarize_experiment``.
+        From ``recipes.reports.fold_summary.summarize_experiment``.
 
     Returns
     -------

@@ -334,7 +334,7 @@ def onnx_section(onnx):
     Arguments
     ---------
     onnx : dict
-        ``recipes.onnx_export.add_onnx_files``'s record (``files``, ``description``).
+        ``recipes.hub.onnx_export.add_onnx_files``'s record (``files``, ``description``).
 
     Returns
     -------

@@ -2,20 +2,20 @@
 corpus: ``corpora/folds.py``): per-run metrics (folds x seeds), mean, std and 95% confidence interval over runs,
 pooled UA / WA, the train/valid UA gap of adapter-only training, and plots.
 
-Reads only what the train scripts write, in the layout of ``recipes/fold_layout.py``
+Reads only what the train scripts write, in the layout of ``recipes/folds/layout.py``
 (``<output_folder>/<experiment>/seed<S>/fold<K>/stage<N>/{test_metrics.json, metrics.jsonl}``), and writes
 ``<output_folder>/<experiment>/summary.{json,md}``, with ``confusion_matrix.png`` and ``training_curves.png``
-drawn by ``recipes/fold_plots.py``. Nothing here trains; ``recipes/run_folds.py`` calls it after every run, and
+drawn by ``recipes/reports/fold_plots.py``. Nothing here trains; ``recipes/run_folds.py`` calls it after every run, and
 redoes it on demand::
 
     python recipes/run_folds.py --summarize --experiment table3_concat_scl_cos --output_folder results/folds
 
-Experiments next to the paper: ``recipes/paper_comparison.py``; two experiments against each other:
+Experiments next to the paper: ``recipes/reports/paper_comparison.py``; two experiments against each other:
 ``recipes/compare.py``.
 
 Aggregation (the paper does not say how it averages folds; ours): the headline is the mean over runs (folds x
 seeds) of each run's UA and WA, with the **sample** standard deviation (n - 1 denominator) and the 95% t-interval
-of the mean (``recipes/significance.py``). Pooled UA / WA, from the confusion matrix summed over the test
+of the mean (``recipes/reports/significance.py``). Pooled UA / WA, from the confusion matrix summed over the test
 utterances of all folds of a seed (averaged over seeds), are given beside them: UA is a mean of per-class recalls
 and is not additive, so the pooled value generally differs from the mean of the runs' UAs.
 
@@ -32,11 +32,11 @@ import yaml
 from corpora.folds import PROTOCOL_NAMES
 from custom_modules.metrics import confusion_summary
 from custom_modules.metrics_log import METRICS_LOG, read_metrics_log
-from recipes.fold_layout import RECORD_FILE, STAGES, run_folders
-from recipes.fold_plots import write_plots
-from recipes.significance import PERCENT, mean_and_interval
+from recipes.folds.layout import RECORD_FILE, STAGES, run_folders
+from recipes.reports.fold_plots import write_plots
+from recipes.reports.significance import PERCENT, mean_and_interval
 
-RECIPES = os.path.dirname(os.path.abspath(__file__))
+RECIPES = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPERIMENTS_FILE = os.path.join(RECIPES, "experiments.yaml")
 # Test metrics summarised over folds, where the stage reports them (WER with ASR, gender/style UA with those tasks).
 # The paper's setting: its figures are shown beside a summary only for runs of it.
@@ -202,7 +202,7 @@ def summarize_stage(run_results):
 
     Example
     -------
-    >>> from recipes.fold_layout import FoldRun
+    >>> from recipes.folds.layout import FoldRun
     >>> def run(ua, wa, cm):
     ...     return {"metrics": {"UA": ua, "WA": wa, "confusion_matrix": cm, "labels": ["a", "b"]}, "record": None}
     >>> results = {FoldRun(1, 7): run(75.0, 75.0, [[1, 1], [0, 2]]), FoldRun(2, 7): run(50.0, 50.0, [[1, 0], [1, 0]])}
