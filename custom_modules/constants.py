@@ -5,7 +5,7 @@ Authors
  * SER two-stage adapters recipe contributors, 2026
 """
 
-# The paper's 4 classes (hap and exc merged into hap by iemocap_prepare.py), in classifier index order.
+# The paper's 4 classes (hap and exc merged into hap by corpora/iemocap.py), in classifier index order.
 EMOTIONS = ("neu", "hap", "ang", "sad")
 # What the labels stand for (hap covers IEMOCAP's happy and excited).
 # The three-letter codes every corpus reader uses (corpora/), so that same-named classes mean the same in
@@ -34,9 +34,9 @@ CTC_VOCAB_SIZE = len(CHARACTERS) + 1
 CTC_UNITS = ("char", "bpe")
 # IEMOCAP's rate and the rate of every wav2vec 2.0 / HuBERT / WavLM checkpoint.
 SAMPLE_RATE = 16000
-# A fold's manifests (iemocap_prepare.py) and the datasets built from them.
+# A fold's manifests (corpora/folds.py) and the datasets built from them.
 SPLITS = ("train", "valid", "test")
-# Written last by iemocap_prepare.py beside a fold's manifests: its options and summary (what it left out, and why).
+# Written last by corpora/folds.py beside a fold's manifests: its options and summary (what it left out, and why).
 PREPARATION_RECORD = "prepare_options.json"
 # The seed of hparams/stage1.yaml and stage2.yaml: also iemocap_prepare.py's and run_folds.py's default.
 DEFAULT_SEED = 1986
