@@ -36,14 +36,11 @@ import sys
 
 from custom_modules.constants import EMOTIONS
 from custom_modules.metrics import classification_summary
+from recipes import REPO
 from recipes.inference.backends import load_model
 from recipes.inference.result_files import align_columns
 from synthetic.backbones import build_backbone
 from synthetic.corpus import generate_corpus
-
-# The recipe's commands run from the repository root (recipes/ is one level down).
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 # What the tiny backbone needs to learn the generated corpus in a few CPU seconds per epoch, in place of the
 # paper's XLS-R settings (batch 16, lr 1e-5, LoRA rank 64, bottleneck 256). Everything else is the yaml's.

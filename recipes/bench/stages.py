@@ -26,12 +26,9 @@ from custom_modules.data import (
 from custom_modules.encoder import receptive_field
 from custom_modules.handoff import load_stage1_encoder, write_model_config
 from custom_modules.interface import EmotionRecognizer
+from recipes import REPO
 from train_stage1 import Stage1Brain
 from train_stage2 import Stage2Brain
-
-# The yaml files are read from this repository (this module is two levels below its root).
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 STAGES = ("stage1", "stage2")
 

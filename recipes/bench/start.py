@@ -21,7 +21,7 @@ from custom_modules.data import (
     unbuilt_hparams,
 )
 from iemocap_prepare import prepare_iemocap
-from recipes.bench.stages import REPO
+from recipes import REPO
 from synthetic.corpus import generate_corpus
 
 # The generated corpus of a stage-start measurement: every dialog of a session (9 improvised, 27 scripted) with

@@ -13,8 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-# The train scripts run from the repository root (this module is two levels below it).
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from recipes import REPO
 
 
 class DeviceError(ValueError):

@@ -38,8 +38,9 @@ from corpora.folds import (
     read_corpus,
 )
 from custom_modules.constants import DEFAULT_SEED
+from recipes import REPO
 from recipes.folds.layout import RECORD_FILE, FoldRun, StageFailure
-from recipes.folds.local_processes import REPO, ChildProcesses, device_slots
+from recipes.folds.local_processes import ChildProcesses, device_slots
 from recipes.folds.overrides import (
     args_from_overrides,
     merge_overrides,

@@ -15,7 +15,8 @@ import sys
 
 from huggingface_hub import ModelCard, SpaceCardData
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from recipes import REPO
+
 SPACE_FOLDER = "space"
 SPACE_APP = os.path.join(REPO, "recipes", "hub", "space_app.py")
 # uv export --frozen --no-hashes --no-dev --group app --no-emit-project -o requirements-space.txt (README,

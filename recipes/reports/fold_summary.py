@@ -32,12 +32,12 @@ import yaml
 from corpora.folds import PROTOCOL_NAMES
 from custom_modules.metrics import confusion_summary
 from custom_modules.metrics_log import METRICS_LOG, read_metrics_log
+from recipes import REPO
 from recipes.folds.layout import RECORD_FILE, STAGES, run_folders
 from recipes.reports.fold_plots import write_plots
 from recipes.reports.significance import PERCENT, mean_and_interval
 
-RECIPES = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXPERIMENTS_FILE = os.path.join(RECIPES, "experiments.yaml")
+EXPERIMENTS_FILE = os.path.join(REPO, "recipes", "experiments.yaml")
 # Test metrics summarised over folds, where the stage reports them (WER with ASR, gender/style UA with those tasks).
 # The paper's setting: its figures are shown beside a summary only for runs of it.
 PAPER_SETTING = ("iemocap", "sessions")
